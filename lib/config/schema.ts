@@ -31,6 +31,73 @@ export const accountSchema = z
   })
   .strict();
 
+// --- server (lib/server): where and how `jottadav serve` listens, who may log in ---------------------------
+/** A user of the WebDAV share. Only hashes are stored: bcrypt (`$2a$/$2b$/$2y$`), Apache APR1 (`$apr1$`) or `{SHA}`. */
+export const serverUserSchema = z
+  .object({
+    name: z.string().min(1).regex(/^[^:\s]+$/, 'a user name without spaces or colons'),
+    /** Checked for Basic auth. Make one with `htpasswd -nbB NAME PASSWORD` (the part after the colon). */
+    passwordHash: z.string().regex(/^(\$2[aby]\$|\$apr1\$|\{SHA\})/, 'a bcrypt ($2y$…), APR1 ($apr1$…) or {SHA} hash').optional(),
+    /**
+     * Enables Digest auth for this user: hex MD5 of `name:realm:password` (what `htdigest` stores). Digest cannot
+     * work from a bcrypt hash, so a user without it (or without the plain password of `--user/--pass`) is Basic only.
+     */
+    digestHa1: z.string().regex(/^[0-9a-fA-F]{32}$/, '32 hex digits (MD5 of name:realm:password)').optional(),
+    /** Same for Digest with SHA-256: hex SHA-256 of `name:realm:password`. */
+    digestHa1Sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, '64 hex digits (SHA-256 of name:realm:password)').optional(),
+    readOnly: z.boolean().default(false),
+  })
+  .strict()
+  .refine((u) => u.passwordHash || u.digestHa1 || u.digestHa1Sha256, { message: 'a user needs passwordHash or digestHa1' });
+
+export const serverSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8080),
+    /** URL prefix the share lives under, e.g. `/dav`; `/` = the whole server. */
+    basePath: z.string().regex(/^\/[^?#]*$/, 'a path starting with /').default('/'),
+    /** PEM files; both or neither. With them the server speaks HTTPS only. */
+    tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
+    users: z.array(serverUserSchema).default([]),
+    /** An Apache htpasswd file (bcrypt, APR1 or {SHA} lines); Basic auth only. */
+    htpasswd: z.string().min(1).optional(),
+    /** An Apache htdigest file (`user:realm:ha1`); Digest (MD5) for those users, realm must match `auth.realm`. */
+    htdigest: z.string().min(1).optional(),
+    /** Anonymous access: `off`, or `read-only` (never more). */
+    anonymous: z.enum(['off', 'read-only']).default('off'),
+    /** Every user read-only (`--read-only`). */
+    readOnly: z.boolean().default(false),
+    auth: z
+      .object({
+        realm: z.string().min(1).regex(/^[^"\\]+$/, 'a realm without quotes or backslashes').default('jottadav'),
+        /** Offer Digest (MD5 and SHA-256) besides Basic. */
+        digest: z.boolean().default(true),
+        /** A Digest nonce older than this is answered with `stale=true`. */
+        nonceLifetimeSec: z.number().int().min(10).max(86_400).default(300),
+        /** Failed logins allowed per client address within `windowSec` before it is blocked for `blockSec`. */
+        maxFailures: z.number().int().min(1).default(10),
+        windowSec: z.number().int().min(1).default(60),
+        blockSec: z.number().int().min(1).default(300),
+      })
+      .strict()
+      .default({}),
+    /** Largest request body accepted for methods other than PUT (XML of PROPFIND, PROPPATCH, LOCK…); more → 413. */
+    maxBodyBytes: z.number().int().min(1024).default(1024 * 1024),
+    /** The HTML listing for browsers. */
+    browser: z.boolean().default(true),
+    /** Port of the unauthenticated `/healthz` and `/metrics`, always bound to 127.0.0.1; `false` turns it off. */
+    metricsPort: z.union([z.literal(false), z.number().int().min(0).max(65535)]).default(9180),
+    /** How long SIGTERM waits for requests in flight before closing connections. */
+    shutdownGraceSec: z.number().int().min(0).max(3600).default(30),
+    /** Take the client address from X-Forwarded-For (only behind a reverse proxy you run). */
+    trustProxy: z.boolean().default(false),
+  })
+  .strict()
+  .default({});
+
+export type ServerConfig = z.infer<typeof serverSchema>;
+export type ServerUserConfig = z.infer<typeof serverUserSchema>;
+
 export const configSchema = z
   .object({
     /** The Jottacloud account; absent = serve the embedded emulator. */
@@ -42,6 +109,7 @@ export const configSchema = z
      * for the emulator, or one URL per host.
      */
     endpoints: z.union([z.string().url(), endpointsSchema]).optional(),
+    server: serverSchema,
     log: z
       .object({
         level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
