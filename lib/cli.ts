@@ -4,6 +4,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import type { EmulatorCliOptions } from './emulator/command.js';
+import { serviceKeys } from './jottacloud/auth/services.js';
+import type { AccountCliOptions, DevicesCliOptions, LoginCliOptions } from './jottacloud/commands.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -49,23 +51,63 @@ export function buildProgram(): Command {
       await runServeCommand(opts);
     });
 
-  for (const [name, description] of [
-    ['login', 'Sign in to Jottacloud and store the token set.'],
-    ['devices', 'List devices and mountpoints; create a device or a mountpoint.'],
-    ['about', 'Show the user, plan and quota.'],
-    ['cleanup', 'Empty the trash.'],
-  ] as const) {
-    program
-      .command(name)
-      .description(description)
-      .allowUnknownOption(true)
-      .helpOption(false)
-      .argument('[args...]')
-      .action(async (args: string[]) => {
-        const { runAccountCommand } = await import('./jottacloud/commands.js');
-        await runAccountCommand(name, args);
-      });
-  }
+  const config = () => new Option('--config <file>', 'configuration file (default: <config dir>/config.yaml)');
+
+  program
+    .command('login')
+    .description(
+      'Sign in to Jottacloud, choose the device and mountpoint, and save the account and its token set.\n' +
+        'Without flags it asks step by step; scripts pass --token (or --kind/--service, --username/--password).',
+    )
+    .addOption(new Option('--kind <kind>', 'how to sign in (default: standard with --token, else asked)').choices(['standard', 'whitelabel', 'legacy']))
+    .option('--token <token>', 'personal login token (standard; Settings → Security in the web UI; works once)')
+    .addOption(new Option('--service <key>', 'white-label service for the browser sign-in (whitelabel)').choices(serviceKeys()))
+    .option('--username <name>', 'user name / e-mail (legacy)')
+    .option('--password <password>', 'password (legacy; asked when omitted)')
+    .option('--otp <code>', 'SMS verification code (legacy two-factor; from an earlier attempt)')
+    .option('--register', 'register a client for this machine first (legacy)')
+    .option('--browser-timeout <seconds>', 'how long to wait for the browser (whitelabel)', integer('--browser-timeout', 1, 3600), 300)
+    .option('--device <name>', 'device to serve (default Jotta; created if missing)')
+    .option('--mountpoint <name>', 'mountpoint to serve (default Archive; created if missing, except on Jotta)')
+    .option('--endpoints <url>', 'talk to this origin instead of Jottacloud (e.g. the emulator, http://127.0.0.1:18080)')
+    .addOption(config())
+    .action(async (opts: LoginCliOptions) => {
+      const { runLogin } = await import('./jottacloud/commands.js');
+      await runLogin(opts);
+    });
+
+  program
+    .command('devices')
+    .description('List devices and their mountpoints; create a device or a mountpoint.')
+    .option('--create-device <name>', 'create a backup device with this name')
+    .option('--create-mountpoint <name>', 'create a mountpoint with this name (on --device, default the configured one)')
+    .option('--device <name>', 'device for --create-mountpoint')
+    .option('--json', 'print JSON')
+    .addOption(config())
+    .action(async (opts: DevicesCliOptions) => {
+      const { runDevices } = await import('./jottacloud/commands.js');
+      await runDevices(opts);
+    });
+
+  program
+    .command('about')
+    .description('Show the user, plan and quota (used, free, total).')
+    .option('--json', 'print JSON (sizes in bytes)')
+    .addOption(config())
+    .action(async (opts: AccountCliOptions) => {
+      const { runAbout } = await import('./jottacloud/commands.js');
+      await runAbout(opts);
+    });
+
+  program
+    .command('cleanup')
+    .description('Empty the trash (everything in it is deleted for good) and report what was removed.')
+    .option('--json', 'print JSON')
+    .addOption(config())
+    .action(async (opts: AccountCliOptions) => {
+      const { runCleanup } = await import('./jottacloud/commands.js');
+      await runCleanup(opts);
+    });
   return program;
 }
 

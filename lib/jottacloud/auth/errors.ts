@@ -1,5 +1,6 @@
 // The ways signing in and refreshing can fail, as typed errors whose messages a user can act on, and the
 // one redaction pass every auth error message goes through (tokens, passwords, codes never reach a log).
+import { redactSecrets as redactApiSecrets } from '../errors.js';
 
 /** Every auth failure. `status` is the HTTP status when the service answered; `oauthError` its `error` code. */
 export class AuthError extends Error {
@@ -56,35 +57,17 @@ function describeCause(cause: unknown): string {
   return String(cause);
 }
 
-/** Words after which whatever follows is a secret (form fields, JSON keys, headers). */
-const secretKeys = [
-  'access_token',
-  'refresh_token',
-  'id_token',
-  'auth_token',
-  'password',
-  'client_secret',
-  'code',
-  'code_verifier',
-  'otp',
-  'x-jottacloud-otp',
-  'authorization',
+// The API client's redaction covers tokens, passwords and Authorization values; sign-in adds one-time
+// secrets of its own: authorization codes and SMS codes.
+const signInSecrets: Array<[RegExp, string]> = [
+  [/\b(code|otp)=[^&\s"'<]*/gi, '$1=[redacted]'],
+  [/("(?:code|otp)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi, '$1"[redacted]"'],
+  [/\b(x-jottacloud-otp|cookie|set-cookie)(["']?\s*[:=]\s*["']?)[^"'\n,}]+/gi, '$1$2[redacted]'],
 ];
-
-const keyPattern = secretKeys.map((k) => k.replace(/[-_]/g, '[-_]')).join('|');
-// key=value (form/query), "key":"value" (JSON), Key: value (header), Bearer/Basic credentials, bare JWTs.
-const formPattern = new RegExp(`\\b(${keyPattern})=([^&\\s"']+)`, 'gi');
-const jsonPattern = new RegExp(`("(?:${keyPattern})"\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"`, 'gi');
-const headerPattern = /\b(authorization|x-jottacloud-otp|cookie|set-cookie):\s*(?!\[redacted\])(?:(?:Bearer|Basic)\s+)?\S+/gi;
-const schemePattern = /\b(Bearer|Basic)\s+[A-Za-z0-9\-._~+/=]{8,}/g;
-const jwtPattern = /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 
 /** Replaces anything that looks like a credential in `text` with `[redacted]`. */
 export function redactSecrets(text: string): string {
-  return text
-    .replace(jsonPattern, '$1"[redacted]"')
-    .replace(formPattern, '$1=[redacted]')
-    .replace(schemePattern, '$1 [redacted]')
-    .replace(headerPattern, '$1: [redacted]')
-    .replace(jwtPattern, '[redacted]');
+  let out = redactApiSecrets(text);
+  for (const [re, replacement] of signInSecrets) out = out.replace(re, replacement);
+  return out;
 }
