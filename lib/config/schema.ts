@@ -98,6 +98,50 @@ export const serverSchema = z
 export type ServerConfig = z.infer<typeof serverSchema>;
 export type ServerUserConfig = z.infer<typeof serverUserSchema>;
 
+// --- storage (lib/storage): how the Jottacloud tree is exposed and written -----------------------------------
+export const storageRootModes = ['mountpoint', 'device', 'all'] as const;
+
+export const storageSchema = z
+  .object({
+    /** Delete to Jottacloud's trash (kept 30 days, restorable) or `hard` (gone at once). */
+    delete: z.enum(['trash', 'hard']).default('trash'),
+    /**
+     * Overwriting a file: `keep` lets the service keep the old revision (as its web UI shows), `replace` leaves
+     * only the new one — uploaded beside the old file and swapped in only once complete.
+     */
+    versions: z.enum(['keep', 'replace']).default('keep'),
+    /** Uploads without a client MD5 are hashed first: up to this many bytes in memory, larger ones in `spoolDir`. */
+    md5MemoryLimit: z.number().int().min(0).default(10 * 1024 * 1024),
+    /** Folder for spooled upload bodies (0700, files 0600). Default: `<OS temp dir>/jottadav-spool`. */
+    spoolDir: z.string().min(1).optional(),
+    /** A read-only folder listing the trash (e.g. `/.Trash`); moving an entry out of it restores it. `false` = off. */
+    trashView: z.union([z.literal(false), z.string().regex(/^\/[^/]+$/, 'a top-level path such as /.Trash')]).default(false),
+    root: z
+      .object({
+        /**
+         * `mountpoint`: the share is one mountpoint's tree (default Jotta/Archive). `device`: the device's
+         * mountpoints are the top-level folders. `all`: devices at the top, their mountpoints below.
+         */
+        mode: z.enum(storageRootModes).default('mountpoint'),
+        /** Device to expose; default `account.device`, else `Jotta`. */
+        device: z.string().min(1).optional(),
+        /** Mountpoint to expose in `mountpoint` mode; default `account.mountpoint`, else `Archive`. */
+        mountpoint: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
+    /** How long folder listings and file metadata are trusted (our own writes show at once regardless); 0 = no cache. */
+    cacheTtlSec: z.number().min(0).max(86_400).default(60),
+    /** How long the account's usage and capacity are trusted. */
+    quotaTtlSec: z.number().min(0).max(86_400).default(30),
+    /** Times an interrupted upload is resumed from the service's `resume_pos` before the write fails. */
+    uploadResumeAttempts: z.number().int().min(0).max(20).default(3),
+  })
+  .strict()
+  .default({});
+
+export type StorageConfig = z.infer<typeof storageSchema>;
+
 export const configSchema = z
   .object({
     /** The Jottacloud account; absent = serve the embedded emulator. */
@@ -110,6 +154,7 @@ export const configSchema = z
      */
     endpoints: z.union([z.string().url(), endpointsSchema]).optional(),
     server: serverSchema,
+    storage: storageSchema,
     log: z
       .object({
         level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
