@@ -119,6 +119,8 @@ export class CorruptUploadError extends JottacloudError {}
 export class RangeNotSatisfiableError extends JottacloudError {}
 /** The answer could not be understood (malformed XML/JSON, a liststream whose counts do not add up). */
 export class UnexpectedResponseError extends JottacloudError {}
+/** The path names a file where a folder was expected, or the other way round. */
+export class WrongKindError extends JottacloudError {}
 /** The caller's AbortSignal fired. */
 export class AbortedError extends JottacloudError {}
 

@@ -126,3 +126,8 @@ export function queryString(params: Record<string, string | undefined>): string 
     .map(([k, v]) => `${encodeSegment(k)}=${encodeQueryValue(v)}`);
   return parts.length ? `?${parts.join('&')}` : '';
 }
+
+/** A resolved location as a path argument again. */
+export function locationArg(loc: Location): RemoteLocation {
+  return { device: loc.device, mountpoint: loc.mountpoint, path: loc.segments };
+}
