@@ -1,0 +1,127 @@
+// WebDAV locks (RFC 4918 §6, §7): the table of active locks, which locks cover or lie within a path, and
+// their persistence in a keyv store so a restart keeps them (a Windows or Finder client holding a lock
+// across our restart must still be able to write and unlock). Timeouts are honoured: an expired lock is
+// gone for every question asked of the table.
+import { randomUUID } from 'node:crypto';
+import type Keyv from 'keyv';
+import { isWithin, pathKey } from './paths.js';
+
+export type LockScope = 'exclusive' | 'shared';
+export type LockDepth = '0' | 'infinity';
+
+export interface ActiveLock {
+  /** `opaquelocktoken:<uuid>` */
+  token: string;
+  /** The lock root as the client named it (storage path). */
+  root: string;
+  depth: LockDepth;
+  scope: LockScope;
+  /** The client's `<D:owner>` content, verbatim XML (litmus and Office compare it). */
+  ownerXml: string;
+  /** The authenticated user who took the lock (`''` for none). */
+  principal: string;
+  timeoutSec: number;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+}
+
+const STORE_KEY = 'webdav-locks';
+
+export class LockTable {
+  private locks = new Map<string, ActiveLock>();
+  private loaded: Promise<void> | undefined;
+  private writes: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly store: Keyv,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Reads the persisted table once; every public method awaits it. */
+  ready(): Promise<void> {
+    this.loaded ??= (async () => {
+      const saved = (await this.store.get(STORE_KEY)) as ActiveLock[] | undefined;
+      for (const lock of saved ?? []) if (lock && typeof lock.token === 'string') this.locks.set(lock.token, lock);
+    })();
+    return this.loaded;
+  }
+
+  private live(): ActiveLock[] {
+    const now = this.now();
+    const out: ActiveLock[] = [];
+    for (const lock of this.locks.values()) {
+      if (lock.expiresAt > now) out.push(lock);
+      else this.locks.delete(lock.token);
+    }
+    return out;
+  }
+
+  /** Locks that apply to `path`: rooted at it, or at an ancestor with depth infinity. */
+  covering(path: string): ActiveLock[] {
+    const key = pathKey(path);
+    return this.live().filter((l) => pathKey(l.root) === key || (l.depth === 'infinity' && isWithin(path, l.root)));
+  }
+
+  /** Locks rooted at `path` or anywhere below it. */
+  within(path: string): ActiveLock[] {
+    return this.live().filter((l) => isWithin(l.root, path));
+  }
+
+  /** Locks rooted exactly at `path`. */
+  rootedAt(path: string): ActiveLock[] {
+    const key = pathKey(path);
+    return this.live().filter((l) => pathKey(l.root) === key);
+  }
+
+  byToken(token: string): ActiveLock | undefined {
+    return this.live().find((l) => l.token === token);
+  }
+
+  async create(fields: Omit<ActiveLock, 'token' | 'expiresAt'>): Promise<ActiveLock> {
+    const lock: ActiveLock = { ...fields, token: `opaquelocktoken:${randomUUID()}`, expiresAt: this.now() + fields.timeoutSec * 1000 };
+    this.locks.set(lock.token, lock);
+    await this.persist();
+    return lock;
+  }
+
+  async refresh(token: string, timeoutSec: number): Promise<ActiveLock | undefined> {
+    const lock = this.byToken(token);
+    if (!lock) return undefined;
+    lock.timeoutSec = timeoutSec;
+    lock.expiresAt = this.now() + timeoutSec * 1000;
+    await this.persist();
+    return lock;
+  }
+
+  async remove(token: string): Promise<boolean> {
+    const had = this.locks.delete(token);
+    if (had) await this.persist();
+    return had;
+  }
+
+  /** Drops every lock rooted at or below `path` (the resources are gone or moved away). */
+  async removeWithin(path: string): Promise<void> {
+    const doomed = this.within(path);
+    if (!doomed.length) return;
+    for (const l of doomed) this.locks.delete(l.token);
+    await this.persist();
+  }
+
+  /** Seconds left before the lock expires (at least 0). */
+  remaining(lock: ActiveLock): number {
+    return Math.max(0, Math.ceil((lock.expiresAt - this.now()) / 1000));
+  }
+
+  // Writes are chained so an older snapshot can never land after a newer one.
+  private persist(): Promise<void> {
+    const snapshot = this.live();
+    const write = this.writes.then(() => this.store.set(STORE_KEY, snapshot));
+    this.writes = write.catch(() => undefined);
+    return write.then(() => undefined);
+  }
+
+  /** Waits for pending writes (used on close). */
+  async flush(): Promise<void> {
+    await this.writes;
+  }
+}

@@ -1,0 +1,192 @@
+// PROPFIND (RFC 4918 §9.1) and PROPPATCH (§9.2).
+// PROPFIND answers Depth 0 from one stat and Depth 1 from one listing: every property of every child is
+// computed from those entries in memory. `Depth: infinity` is refused with 403 `propfind-finite-depth`
+// (RFC 4918 §9.1 allows it): walking a whole Jottacloud tree for one request would take minutes on a big
+// account and no client we serve needs it (rclone, davfs2, Finder and Explorer all walk with Depth 1).
+// A PROPFIND without a Depth header is answered as Depth 1, not infinity: the clients that omit it
+// (some mobile apps) want a folder listing, and a 403 would leave them with nothing.
+// PROPPATCH is atomic and applied in document order; the times (`getlastmodified`, Win32 times, rclone's
+// `lastmodified`) go to Jottacloud through storage.setTimes, everything else is a dead property.
+import type { Entry, Quota, TimesPatch } from '../../storage/types.js';
+import { readBody } from '../body.js';
+import type { DavRequest } from '../context.js';
+import type { DeadProp } from '../deadprops.js';
+import { DavError, toDavError, xmlEscape } from '../errors.js';
+import { ALLPROP_LIVE, isLiveProperty, liveNames, liveValue, parsePropTime, SETTABLE_TIMES, type PropSources } from '../props.js';
+import { childElements, clark, DAV, findChild, parseXml, propElement, serialiseContent, textOf, XML_HEADER, type XmlElement } from '../xml.js';
+import { isMacMetadata } from './put.js';
+
+type PropRequest = { kind: 'allprop'; include: Array<[string, string]> } | { kind: 'propname' } | { kind: 'prop'; names: Array<[string, string]> };
+
+const STATUS_TEXT: Record<number, string> = {
+  200: 'OK',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  424: 'Failed Dependency',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  507: 'Insufficient Storage',
+};
+
+function statusLine(code: number): string {
+  return `<D:status>HTTP/1.1 ${code} ${STATUS_TEXT[code] ?? ''}</D:status>`;
+}
+
+function parsePropfind(body: string): PropRequest {
+  if (!body.trim()) return { kind: 'allprop', include: [] };
+  const root = parseXml(body);
+  if (root.ns !== DAV || root.local !== 'propfind') throw new DavError(400, 'the PROPFIND body must be a DAV:propfind element');
+  const prop = findChild(root, DAV, 'prop');
+  if (findChild(root, DAV, 'propname')) return { kind: 'propname' };
+  if (prop) return { kind: 'prop', names: childElements(prop).map((e) => [e.ns, e.local]) };
+  const include = findChild(root, DAV, 'include');
+  // `<allprop/>`, or a propfind with only unknown elements (RFC 4918 §17: ignore what you don't know)
+  return { kind: 'allprop', include: include ? childElements(include).map((e) => [e.ns, e.local]) : [] };
+}
+
+export async function handlePropfind(ctx: DavRequest): Promise<void> {
+  const depthHeader = ctx.header('depth')?.trim().toLowerCase();
+  let depth: 0 | 1;
+  if (depthHeader === undefined || depthHeader === '1') depth = 1;
+  else if (depthHeader === '0') depth = 0;
+  else if (depthHeader === 'infinity') {
+    throw new DavError(403, 'Depth: infinity is not supported; walk the tree with Depth: 1', 'propfind-finite-depth');
+  } else throw new DavError(400, 'Depth must be 0, 1 or infinity');
+
+  const request = parsePropfind(await readBody(ctx.req));
+  const entry = await ctx.stat(ctx.path);
+  if (!entry || (ctx.shared.ignoreMacMetadata && isMacMetadata(ctx.path))) throw new DavError(404, `${ctx.path}: no such file or folder`);
+  await ctx.checkIfHeader();
+
+  const entries: Entry[] = [entry];
+  if (depth === 1 && entry.kind === 'folder') {
+    const children = await ctx.storage.list(entry.path, { signal: ctx.signal });
+    ctx.remember(children);
+    for (const c of children) if (!(ctx.shared.ignoreMacMetadata && isMacMetadata(c.path))) entries.push(c);
+  }
+  let quota: Promise<Quota> | undefined;
+  const sources: PropSources = { quota: () => (quota ??= ctx.storage.quota({ signal: ctx.signal })) };
+
+  const parts: string[] = [XML_HEADER, '<D:multistatus xmlns:D="DAV:">'];
+  for (const e of entries) parts.push(await responseFor(ctx, e, request, sources));
+  parts.push('</D:multistatus>\n');
+  const body = parts.join('');
+  ctx.res.statusCode = 207;
+  ctx.res.setHeader('Content-Type', 'application/xml; charset=utf-8');
+  ctx.res.setHeader('Content-Length', Buffer.byteLength(body));
+  ctx.res.end(body);
+}
+
+async function responseFor(ctx: DavRequest, entry: Entry, request: PropRequest, sources: PropSources): Promise<string> {
+  const isFolder = entry.kind === 'folder';
+  const href = `<D:href>${xmlEscape(ctx.href(entry.path, isFolder))}</D:href>`;
+  const dead = await ctx.shared.props.get(entry.path);
+  if (request.kind === 'propname') {
+    const names = [...liveNames(entry), ...dead.map((d): [string, string] => [d.ns, d.local])];
+    const props = names.map(([ns, l]) => propElement(ns, l, null)).join('');
+    return `<D:response>${href}<D:propstat><D:prop>${props}</D:prop>${statusLine(200)}</D:propstat></D:response>`;
+  }
+  const found: string[] = [];
+  const missing: string[] = [];
+  const deadByKey = new Map(dead.map((d) => [clark(d.ns, d.local), d]));
+  const want = request.kind === 'prop' ? request.names : [...ALLPROP_LIVE, ...request.include];
+  const seen = new Set<string>();
+  for (const [ns, local] of want) {
+    const key = clark(ns, local);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    let value: string | undefined;
+    if (isLiveProperty(ns, local)) value = await liveValue(ctx, entry, ns, local, sources).catch(() => undefined);
+    else value = deadByKey.get(key)?.xml;
+    if (value === undefined) {
+      if (request.kind === 'prop') missing.push(propElement(ns, local, null));
+    } else found.push(propElement(ns, local, value));
+  }
+  if (request.kind === 'allprop') {
+    for (const d of dead) if (!seen.has(clark(d.ns, d.local))) found.push(propElement(d.ns, d.local, d.xml));
+  }
+  let out = `<D:response>${href}`;
+  if (found.length) out += `<D:propstat><D:prop>${found.join('')}</D:prop>${statusLine(200)}</D:propstat>`;
+  if (missing.length) out += `<D:propstat><D:prop>${missing.join('')}</D:prop>${statusLine(404)}</D:propstat>`;
+  if (!found.length && !missing.length) out += `<D:propstat><D:prop/>${statusLine(200)}</D:propstat>`;
+  return `${out}</D:response>`;
+}
+
+interface PatchOp {
+  set: boolean;
+  el: XmlElement;
+}
+
+export async function handleProppatch(ctx: DavRequest): Promise<void> {
+  ctx.assertMayWrite();
+  const body = await readBody(ctx.req);
+  const entry = await ctx.stat(ctx.path);
+  if (!entry) throw new DavError(404, `${ctx.path}: no such file or folder`);
+  await ctx.checkIfHeader();
+  ctx.assertUnlocked(ctx.path);
+  if (!body.trim()) throw new DavError(400, 'PROPPATCH needs a DAV:propertyupdate body');
+  const root = parseXml(body);
+  if (root.ns !== DAV || root.local !== 'propertyupdate') throw new DavError(400, 'the PROPPATCH body must be a DAV:propertyupdate element');
+  const ops: PatchOp[] = [];
+  for (const action of childElements(root)) {
+    if (action.ns !== DAV || (action.local !== 'set' && action.local !== 'remove')) continue;
+    const prop = findChild(action, DAV, 'prop');
+    if (!prop) throw new DavError(400, `DAV:${action.local} without DAV:prop`);
+    for (const el of childElements(prop)) ops.push({ set: action.local === 'set', el });
+  }
+  if (!ops.length) throw new DavError(400, 'PROPPATCH names no property');
+
+  const working = new Map<string, DeadProp>((await ctx.shared.props.get(entry.path)).map((d) => [clark(d.ns, d.local), d]));
+  const results = new Map<string, { ns: string; local: string; status: number; reason?: string }>();
+  const times: TimesPatch = {};
+  for (const { set, el } of ops) {
+    const key = clark(el.ns, el.local);
+    const timeField = SETTABLE_TIMES[key];
+    let status = 200;
+    let reason: string | undefined;
+    if (timeField) {
+      if (set) {
+        const when = parsePropTime(textOf(el));
+        if (!when) {
+          status = 409;
+          reason = `${el.local}: not a date`;
+        } else times[timeField] = when;
+      }
+    } else if (isLiveProperty(el.ns, el.local)) {
+      status = 403;
+      reason = `${el.local} is a protected property`;
+    } else if (set) working.set(key, { ns: el.ns, local: el.local, xml: serialiseContent(el) });
+    else working.delete(key);
+    const prior = results.get(key);
+    // the last operation on a property decides its status, unless an earlier one already failed
+    if (!prior || prior.status === 200) results.set(key, { ns: el.ns, local: el.local, status, reason });
+  }
+
+  const failed = [...results.values()].some((r) => r.status !== 200);
+  if (failed) {
+    for (const r of results.values()) if (r.status === 200) r.status = 424;
+  } else {
+    try {
+      if (times.modified || times.created) await ctx.storage.setTimes(entry.path, times, { signal: ctx.signal });
+      await ctx.shared.props.set(entry.path, [...working.values()]);
+    } catch (err) {
+      const status = toDavError(err, 'props').status;
+      for (const r of results.values()) r.status = SETTABLE_TIMES[clark(r.ns, r.local)] ? status : 424;
+    }
+  }
+  const byStatus = new Map<number, string[]>();
+  for (const r of results.values()) {
+    const list = byStatus.get(r.status) ?? [];
+    list.push(propElement(r.ns, r.local, null));
+    byStatus.set(r.status, list);
+  }
+  let out = `${XML_HEADER}<D:multistatus xmlns:D="DAV:"><D:response><D:href>${xmlEscape(ctx.href(entry.path, entry.kind === 'folder'))}</D:href>`;
+  for (const [status, props] of byStatus) out += `<D:propstat><D:prop>${props.join('')}</D:prop>${statusLine(status)}</D:propstat>`;
+  out += '</D:response></D:multistatus>\n';
+  ctx.res.statusCode = 207;
+  ctx.res.setHeader('Content-Type', 'application/xml; charset=utf-8');
+  ctx.res.setHeader('Content-Length', Buffer.byteLength(out));
+  ctx.res.end(out);
+}

@@ -1,0 +1,151 @@
+// Live properties: what PROPFIND reports about an entry, computed from the storage entry and the lock table
+// alone (one listing answers a whole Depth 1 PROPFIND), plus the XML for lock discovery. Which live
+// properties PROPPATCH may change (the times, which reach Jottacloud) is decided here too.
+import mime from 'mime-types';
+import type { Entry, Quota } from '../storage/types.js';
+import type { DavRequest } from './context.js';
+import { etagOf } from './context.js';
+import { xmlEscape } from './errors.js';
+import type { ActiveLock, LockTable } from './locks.js';
+import { clark, DAV } from './xml.js';
+
+export const OC = 'http://owncloud.org/ns';
+export const MS = 'urn:schemas-microsoft-com:';
+
+/** Returned for `allprop` (RFC 4918 §9.1: quota and vendor extras only when asked for by name). */
+export const ALLPROP_LIVE: Array<[string, string]> = [
+  [DAV, 'resourcetype'],
+  [DAV, 'getcontentlength'],
+  [DAV, 'getlastmodified'],
+  [DAV, 'creationdate'],
+  [DAV, 'getetag'],
+  [DAV, 'getcontenttype'],
+  [DAV, 'displayname'],
+  [DAV, 'supportedlock'],
+  [DAV, 'lockdiscovery'],
+];
+
+const EXTRA_LIVE: Array<[string, string]> = [
+  [DAV, 'quota-available-bytes'],
+  [DAV, 'quota-used-bytes'],
+  [OC, 'checksums'],
+  [MS, 'Win32LastModifiedTime'],
+  [MS, 'Win32CreationTime'],
+];
+
+const LIVE = new Set([...ALLPROP_LIVE, ...EXTRA_LIVE].map(([ns, l]) => clark(ns, l)));
+
+export function isLiveProperty(ns: string, local: string): boolean {
+  return LIVE.has(clark(ns, local));
+}
+
+/** Live properties PROPPATCH may set, and which time of the entry each one sets. */
+export const SETTABLE_TIMES: Record<string, 'modified' | 'created'> = {
+  [clark(DAV, 'getlastmodified')]: 'modified',
+  // rclone's owncloud-style fallback: `<d:lastmodified>` with Unix seconds
+  [clark(DAV, 'lastmodified')]: 'modified',
+  [clark(MS, 'Win32LastModifiedTime')]: 'modified',
+  [clark(MS, 'Win32CreationTime')]: 'created',
+};
+
+/** Every property name an entry has live (for `propname`). */
+export function liveNames(entry: Entry): Array<[string, string]> {
+  const names = ALLPROP_LIVE.filter(([, l]) => entry.kind === 'file' || (l !== 'getcontentlength' && l !== 'getcontenttype'));
+  const extra = entry.kind === 'folder' ? EXTRA_LIVE.filter(([ns]) => ns === DAV) : EXTRA_LIVE.filter(([ns]) => ns !== DAV);
+  return [...names, ...extra].filter(([, l]) => l !== 'getetag' || etagOf(entry) !== undefined);
+}
+
+export function rfc1123(d: Date): string {
+  return d.toUTCString();
+}
+
+export function rfc3339(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export function contentTypeOf(entry: Entry): string {
+  return entry.contentType || mime.lookup(entry.name) || 'application/octet-stream';
+}
+
+const SUPPORTED_LOCK =
+  '<D:lockentry><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>' +
+  '<D:lockentry><D:lockscope><D:shared/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>';
+
+export function activeLockXml(lock: ActiveLock, table: LockTable, href: (path: string) => string): string {
+  return (
+    '<D:activelock>' +
+    '<D:locktype><D:write/></D:locktype>' +
+    `<D:lockscope><D:${lock.scope}/></D:lockscope>` +
+    `<D:depth>${lock.depth === '0' ? '0' : 'infinity'}</D:depth>` +
+    (lock.ownerXml ? `<D:owner>${lock.ownerXml}</D:owner>` : '') +
+    `<D:timeout>Second-${table.remaining(lock)}</D:timeout>` +
+    `<D:locktoken><D:href>${xmlEscape(lock.token)}</D:href></D:locktoken>` +
+    `<D:lockroot><D:href>${xmlEscape(href(lock.root))}</D:href></D:lockroot>` +
+    '</D:activelock>'
+  );
+}
+
+/** Lazily fetched facts a property may need beyond the entry (quota is one storage call per request). */
+export interface PropSources {
+  quota: () => Promise<Quota>;
+}
+
+/**
+ * The inner XML of live property `{ns}local` for `entry`, or `undefined` when the entry has no such
+ * property (reported 404 in its propstat).
+ */
+export async function liveValue(ctx: DavRequest, entry: Entry, ns: string, local: string, sources: PropSources): Promise<string | undefined> {
+  const isFolder = entry.kind === 'folder';
+  if (ns === DAV) {
+    switch (local) {
+      case 'resourcetype':
+        return isFolder ? '<D:collection/>' : '';
+      case 'getcontentlength':
+        return isFolder ? undefined : String(entry.size);
+      case 'getlastmodified':
+        return rfc1123(entry.modified);
+      case 'creationdate':
+        return rfc3339(entry.created);
+      case 'getetag': {
+        const etag = etagOf(entry);
+        return etag === undefined ? undefined : xmlEscape(etag);
+      }
+      case 'getcontenttype':
+        return isFolder ? undefined : xmlEscape(contentTypeOf(entry));
+      case 'displayname':
+        return xmlEscape(entry.name);
+      case 'supportedlock':
+        return SUPPORTED_LOCK;
+      case 'lockdiscovery': {
+        const locks = ctx.shared.locks.covering(entry.path);
+        return locks.map((l) => activeLockXml(l, ctx.shared.locks, (p) => ctx.href(p, false))).join('');
+      }
+      case 'quota-available-bytes': {
+        if (!isFolder) return undefined;
+        const q = await sources.quota();
+        // RFC 4331 has no "unlimited"; a very large number is what clients handle best
+        return String(q.available ?? Number.MAX_SAFE_INTEGER);
+      }
+      case 'quota-used-bytes': {
+        if (!isFolder) return undefined;
+        return String((await sources.quota()).used);
+      }
+      default:
+        return undefined;
+    }
+  }
+  if (ns === OC && local === 'checksums') {
+    return entry.md5 ? `<oc:checksum xmlns:oc="${OC}">MD5:${entry.md5}</oc:checksum>` : undefined;
+  }
+  if (ns === MS && local === 'Win32LastModifiedTime') return rfc1123(entry.modified);
+  if (ns === MS && local === 'Win32CreationTime') return rfc1123(entry.created);
+  return undefined;
+}
+
+/** Parses a time PROPPATCH sent: RFC 1123 / any Date-parsable text, or Unix seconds (rclone). */
+export function parsePropTime(text: string): Date | undefined {
+  const t = text.trim();
+  if (/^\d+(\.\d+)?$/.test(t)) return new Date(Math.floor(Number(t)) * 1000);
+  const ms = Date.parse(t);
+  return Number.isNaN(ms) ? undefined : new Date(ms);
+}
