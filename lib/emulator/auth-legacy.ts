@@ -1,7 +1,9 @@
 // Emulator auth: the legacy username/password login on api.jottacloud.com (`/auth/v1/token`,
 // `/auth/v1/register`) — upper-case grant types, optional SMS two-factor code, per-machine
 // client registration. No known service still offers it; the emulator keeps it working so the
-// client's legacy path can be tested. Errors use the JSON API's error shape.
+// client's legacy path can be tested. The token endpoint was an OAuth 2 server and answers errors
+// as one (`{"error","error_description"}`, per the refresh failure quoted in rclone #2992);
+// registration, an api.jottacloud.com call, answers in the JSON API's error shape.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomInt, timingSafeEqual } from 'node:crypto';
 import {
@@ -13,9 +15,10 @@ import {
   sendApiError,
   sendJson,
   sendMethodNotAllowed,
+  sendOAuthError,
 } from './auth-http.js';
 import { hashToken } from './auth-store.js';
-import { isAccountName, type AuthContext, type RefreshRefusal } from './auth-tokens.js';
+import { isAccountName, randomAlnum, type AuthContext } from './auth-tokens.js';
 
 /**
  * The client every legacy login without its own registration uses: rclone ships these (the secret
@@ -30,6 +33,14 @@ const REGISTER_PATH = '/auth/v1/register';
 const OTP_LIFETIME_MS = 5 * 60_000;
 const BAD_CREDENTIALS = 'org.springframework.security.authentication.BadCredentialsException';
 const INVALID_ARGUMENT = 'no.jotta.backup.errors.InvalidArgumentException';
+/**
+ * The legacy service refused a refresh with the generic OAuth 2 wording (RFC 6749 §5.2), HTTP 400, as
+ * quoted in rclone issues #2992 and #3171.
+ */
+const INVALID_GRANT =
+  'The provided authorization grant (e.g., authorization code, resource owner credentials) or refresh token is ' +
+  'invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued ' +
+  'to another client.';
 /** rclone reads exactly this value to decide that a verification code is needed. */
 const OTP_HEADER = { 'X-JottaCloud-OTP': 'required; SMS' };
 
@@ -93,20 +104,17 @@ export class LegacyEndpoints {
     // The service wants the grant types in upper case: rclone rewrites Go oauth2's
     // "grant_type=refresh_token" to "REFRESH_TOKEN" before it sends a legacy refresh.
     if (grantType !== 'PASSWORD' && grantType !== 'REFRESH_TOKEN') {
-      const detail = grantType ? `Unsupported grant type: ${grantType}` : 'Missing parameter: grant_type';
-      return sendApiError(res, 400, INVALID_ARGUMENT, detail);
+      if (!grantType) return sendOAuthError(res, 400, 'invalid_request', 'Missing grant type');
+      return sendOAuthError(res, 400, 'unsupported_grant_type', `Unsupported grant type: ${grantType}`);
     }
     const clientId = this.authenticateClient(req, fields);
-    if (!clientId) return sendApiError(res, 401, BAD_CREDENTIALS, 'Bad client credentials');
+    if (!clientId) return sendOAuthError(res, 401, 'invalid_client', 'Bad client credentials');
     if (grantType === 'PASSWORD') return this.passwordGrant(req, res, fields, clientId, origin);
 
     const refreshToken = fields.get('refresh_token');
-    if (!refreshToken) return sendApiError(res, 400, INVALID_ARGUMENT, 'Missing parameter: refresh_token');
-    const checked = this.ctx.tokens.checkRefresh(refreshToken, { kind: 'legacy', realm: '', clientId });
-    if ('refusal' in checked) {
-      this.ctx.persist(); // a reuse has just killed a session
-      return sendApiError(res, 401, BAD_CREDENTIALS, REFUSALS[checked.refusal]);
-    }
+    if (!refreshToken) return sendOAuthError(res, 400, 'invalid_request', 'Missing refresh token');
+    const checked = this.ctx.tokens.checkLegacyRefresh(refreshToken, clientId);
+    if (!checked) return sendOAuthError(res, 400, 'invalid_grant', INVALID_GRANT);
     const issued = this.ctx.tokens.rotate(checked.sid, checked.session, origin);
     this.ctx.persist();
     this.sendTokens(res, issued);
@@ -122,7 +130,7 @@ export class LegacyEndpoints {
     const username = fields.get('username') ?? '';
     const password = fields.get('password') ?? '';
     if (!isAccountName(this.ctx.identity, username) || !sameSecret(password, this.opts.password)) {
-      return sendApiError(res, 401, BAD_CREDENTIALS, 'Bad credentials');
+      return sendOAuthError(res, 400, 'invalid_grant', 'Bad credentials');
     }
     if (this.opts.otp) {
       const sent = req.headers['x-jottacloud-otp'];
@@ -130,11 +138,11 @@ export class LegacyEndpoints {
       if (!given) {
         // First attempt: "send the SMS" and tell the client to come back with the code.
         this.otp = { code: String(randomInt(0, 1_000_000)).padStart(6, '0'), expMs: this.ctx.tokens.now() + OTP_LIFETIME_MS };
-        return sendApiError(res, 401, BAD_CREDENTIALS, 'Two-factor authentication required', OTP_HEADER);
+        return sendOAuthError(res, 401, 'unauthorized', 'Two-factor authentication required', OTP_HEADER);
       }
       const expected = this.currentOtp();
       if (expected === null || !sameSecret(given, expected)) {
-        return sendApiError(res, 401, BAD_CREDENTIALS, 'Invalid verification code');
+        return sendOAuthError(res, 401, 'unauthorized', 'Invalid verification code');
       }
       this.otp = null;
     }
@@ -159,7 +167,7 @@ export class LegacyEndpoints {
       res,
       200,
       {
-        token_type: 'Bearer',
+        token_type: 'bearer', // lower case in a token set rclone saved from the real service (#2992)
         access_token: t.accessToken,
         refresh_token: t.refreshToken,
         session_id: t.sid,
@@ -170,23 +178,8 @@ export class LegacyEndpoints {
   }
 }
 
-const REFUSALS: Record<RefreshRefusal, string> = {
-  invalid: 'Invalid refresh token',
-  expired: 'Refresh token expired',
-  'session-not-active': 'Session not active',
-  'session-lost-client': 'Refresh token already used; session ended',
-  'wrong-client': 'Refresh token was issued to another client',
-};
-
 function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
-}
-
-function randomAlnum(length: number): string {
-  const chars = 'abcdefghijklmnopqrstuvwxyz0123456789';
-  let out = '';
-  for (let i = 0; i < length; i++) out += chars[randomInt(0, chars.length)];
-  return out;
 }

@@ -256,7 +256,7 @@ export class KeycloakEndpoints {
     refreshToken: string | undefined,
   ): void {
     if (!refreshToken) return sendOAuthError(res, 400, 'invalid_request', 'Missing parameter: refresh_token');
-    const checked = this.ctx.tokens.checkRefresh(refreshToken, { kind: 'oidc', realm, clientId: client.id });
+    const checked = this.ctx.tokens.checkRefresh(refreshToken, { realm, clientId: client.id });
     if ('refusal' in checked) {
       this.ctx.persist(); // a reuse has just killed a session: that must survive a restart too
       return sendOAuthError(res, 400, 'invalid_grant', REFUSALS[checked.refusal]);

@@ -1,7 +1,7 @@
 // Emulator auth: issuing token sets and the rules of their life — access tokens that expire,
 // single-use refresh tokens that rotate (a spent one coming back kills its whole family, as
 // Jottacloud's Keycloak does), and one browser session per desktop client. Knows nothing of HTTP.
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import type { JwtPayload } from './auth-jwt.js';
 import { base64url } from './auth-jwt.js';
 import { hashToken, type AuthStore, type SessionRecord } from './auth-store.js';
@@ -87,7 +87,7 @@ export class TokenService {
    */
   checkRefresh(
     token: string,
-    expect: { kind: SessionRecord['kind']; realm: string; clientId: string },
+    expect: { realm: string; clientId: string },
   ): { sid: string; session: SessionRecord } | { refusal: RefreshRefusal } {
     const now = this.now();
     const payload = this.store.key.verify(token);
@@ -95,7 +95,7 @@ export class TokenService {
     if (!payload || !sid || payload.typ === 'Bearer' || payload.typ === 'ID') return { refusal: 'invalid' };
     if (typeof payload.exp === 'number' && payload.exp * 1000 <= now) return { refusal: 'expired' };
     const session = this.store.sessions.get(sid);
-    if (!session || session.kind !== expect.kind || session.realm !== expect.realm) {
+    if (!session || session.kind !== 'oidc' || session.realm !== expect.realm) {
       return { refusal: session ? 'invalid' : 'session-not-active' };
     }
     if (session.state === 'reused' || session.state === 'replaced') return { refusal: 'session-lost-client' };
@@ -108,6 +108,21 @@ export class TokenService {
     }
     if (session.refreshExpMs <= now) return { refusal: 'expired' };
     return { sid, session };
+  }
+
+  /**
+   * The legacy service's refresh tokens are opaque, so a token is found by its hash among the live
+   * ones; a spent or unknown one is simply refused (the legacy answer is the same for every case).
+   */
+  checkLegacyRefresh(token: string, clientId: string): { sid: string; session: SessionRecord } | null {
+    const hash = hashToken(token);
+    const now = this.now();
+    for (const [sid, session] of this.store.sessions) {
+      if (session.kind !== 'legacy' || session.refreshHash !== hash) continue;
+      const usable = session.state === 'active' && session.refreshExpMs > now && session.clientId === clientId;
+      return usable ? { sid, session } : null;
+    }
+    return null;
   }
 
   /** The next token set of a session; the refresh token it replaces is spent from now on. */
@@ -162,6 +177,7 @@ export class TokenService {
   }
 
   private issue(sid: string, session: SessionRecord, issuer: string, nonce?: string): IssuedTokens {
+    if (session.kind === 'legacy') return this.issueLegacy(sid, session);
     const now = this.now();
     const iat = Math.floor(now / 1000);
     const accessExpMs = now + this.lifetimes.accessSec * 1000;
@@ -214,6 +230,45 @@ export class TokenService {
       refreshExpiresIn: session.offline ? 0 : refreshSec,
     };
   }
+
+  private issueLegacy(sid: string, session: SessionRecord): IssuedTokens {
+    const now = this.now();
+    const accessToken = legacyAccessToken();
+    const refreshToken = legacyRefreshToken();
+    this.store.accessTokens.set(hashToken(accessToken), { sid, expMs: now + this.lifetimes.accessSec * 1000 });
+    session.refreshHash = hashToken(refreshToken);
+    session.refreshExpMs = now + LONG_REFRESH_SEC * 1000;
+    return {
+      sid,
+      session,
+      accessToken,
+      refreshToken,
+      expiresIn: this.lifetimes.accessSec,
+      refreshExpiresIn: 0,
+    };
+  }
+}
+
+/**
+ * Legacy tokens look like the ones the old service handed out (rclone issue #2992 shows a saved
+ * set): the access token an opaque base64 string of `<13 chars>:<26 chars>`, the refresh token a
+ * five-part JWE. Neither carries readable claims, so clients cannot rely on decoding them.
+ */
+function legacyAccessToken(): string {
+  return Buffer.from(`${randomAlnum(13)}:${randomAlnum(26)}`).toString('base64').replace(/=+$/, '');
+}
+
+function legacyRefreshToken(): string {
+  const header = base64url(JSON.stringify({ alg: 'A128KW', enc: 'A128CBC-HS256' }));
+  const parts = [40, 16, 96, 16].map((n) => base64url(randomBytes(n)));
+  return [header, ...parts].join('.');
+}
+
+export function randomAlnum(length: number): string {
+  const chars = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  let out = '';
+  for (let i = 0; i < length; i++) out += chars[randomInt(0, chars.length)];
+  return out;
 }
 
 /** OpenID Connect `at_hash`: the left half of SHA-256 of the access token, base64url. */

@@ -589,6 +589,10 @@ describe('emulator auth', () => {
       const emu = await startEmu();
       const unauth = await fetch(legacyUrl(emu, 'register', { device_id: 'rclone-abc' }), { method: 'POST' });
       expect(unauth.status).to.equal(401);
+      const apiError = await json(unauth);
+      expect(apiError).to.have.all.keys('code', 'message', 'cause', 'error_id', 'x-id');
+      expect(apiError).to.include({ code: 401, error_id: 'BadCredentialsException' });
+      expect(apiError['x-id']).to.match(/^\d{12}$/);
       const reg = await fetch(legacyUrl(emu, 'register', { device_id: 'rclone-abc' }), {
         method: 'POST',
         headers: { Authorization: `Bearer ${LEGACY_REGISTER_BEARER}`, 'Content-Type': 'application/x-www-form-urlencoded' },
@@ -600,8 +604,10 @@ describe('emulator auth', () => {
       expect(res.status).to.equal(200);
       const t = await json(res);
       expect(t).to.have.all.keys('token_type', 'access_token', 'refresh_token', 'session_id', 'expires_in');
-      expect(t.expires_in).to.equal(3600);
-      expect(claims(t.access_token).username).to.equal(USER);
+      expect(t).to.include({ token_type: 'bearer', expires_in: 3600 });
+      // shaped like the old service's: opaque base64 "<id>:<secret>" access token, five-part JWE refresh token
+      expect(Buffer.from(String(t.access_token), 'base64').toString()).to.match(/^[a-z0-9]{13}:[a-z0-9]{26}$/);
+      expect(String(t.refresh_token).split('.')).to.have.length(5);
       expect(await probe(emu, t.access_token)).to.equal(200);
       // a wrong secret for the registered client is refused
       const bad = await legacyLogin(emu, { id: String(client.client_id), secret: 'nope' });
@@ -623,7 +629,7 @@ describe('emulator auth', () => {
       expect(res.status).to.equal(200);
     });
 
-    it('answers bad credentials in the JSON API error shape', async () => {
+    it('answers token errors as an OAuth 2 server does', async () => {
       const emu = await startEmu({ legacyPassword: 'right' });
       const res = await legacyLogin(emu, LEGACY_DEFAULT_CLIENT);
       expect(res.status).to.equal(200);
@@ -637,13 +643,11 @@ describe('emulator auth', () => {
         }),
         { method: 'POST' },
       );
-      expect(wrong.status).to.equal(401);
-      const body = await json(wrong);
-      expect(body).to.have.all.keys('code', 'message', 'cause', 'error_id', 'x-id');
-      expect(body).to.include({ code: 401, error_id: 'BadCredentialsException' });
-      expect(body['x-id']).to.match(/^\d{12}$/);
+      expect(wrong.status).to.equal(400);
+      expect(await json(wrong)).to.deep.equal({ error: 'invalid_grant', error_description: 'Bad credentials' });
       const badClient = await legacyLogin(emu, { id: LEGACY_DEFAULT_CLIENT.id, secret: 'guess' });
       expect(badClient.status).to.equal(401);
+      expect((await json(badClient)).error).to.equal('invalid_client');
     });
 
     it('refreshes only with the upper-case REFRESH_TOKEN grant, once per token', async () => {
@@ -660,7 +664,10 @@ describe('emulator auth', () => {
         });
       const lower = await refreshWith('refresh_token', t.refresh_token);
       expect(lower.status).to.equal(400);
-      expect((await json(lower)).error_id).to.equal('InvalidArgumentException');
+      expect(await json(lower)).to.deep.equal({
+        error: 'unsupported_grant_type',
+        error_description: 'Unsupported grant type: refresh_token',
+      });
       const upper = await refreshWith('REFRESH_TOKEN', t.refresh_token);
       expect(upper.status).to.equal(200);
       const next = await json(upper);
@@ -668,7 +675,11 @@ describe('emulator auth', () => {
       expect(next.session_id).to.equal(t.session_id);
       expect(await probe(emu, next.access_token)).to.equal(200);
       const spent = await refreshWith('REFRESH_TOKEN', t.refresh_token);
-      expect(spent.status).to.equal(401);
+      expect(spent.status).to.equal(400);
+      const spentBody = await json(spent);
+      expect(spentBody.error).to.equal('invalid_grant');
+      expect(spentBody.error_description).to.match(/^The provided authorization grant .* or was issued to another client\.$/);
+      expect((await refreshWith('REFRESH_TOKEN', next.refresh_token)).status).to.equal(200);
       // a legacy refresh token means nothing to Keycloak
       expect((await refresh(emu, next.refresh_token)).status).to.equal(400);
     });
@@ -693,7 +704,7 @@ describe('emulator auth', () => {
       const noPw = await fetch(`${emu.origin}/auth/v1/token`, {
         ...form({ grant_type: 'PASSWORD', username: USER, password: 'x', client_id: LEGACY_DEFAULT_CLIENT.id, client_secret: LEGACY_DEFAULT_CLIENT.secret }),
       });
-      expect(noPw.status).to.equal(401);
+      expect(noPw.status).to.equal(400);
       expect(noPw.headers.get('x-jottacloud-otp')).to.equal(null);
     });
   });
