@@ -58,8 +58,10 @@ export class JfsRoutes {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, url: URL, user: string): Promise<void> {
-    const segs = decodeSegments(url.pathname.slice('/jfs/'.length));
-    const trailingSlash = url.pathname.endsWith('/');
+    // The raw path: URL parsing would resolve `.`/`..` segments, which the service refuses instead.
+    const rawPath = (req.url ?? '/').split('?')[0];
+    const segs = decodeSegments(rawPath.slice('/jfs/'.length));
+    const trailingSlash = rawPath.endsWith('/');
     const method = req.method ?? 'GET';
     if (segs.length === 0 || nameKey(segs[0]) !== nameKey(user)) {
       throw errors.accessDenied(`Access is denied to /${segs[0] ?? ''}`);

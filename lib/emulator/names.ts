@@ -15,6 +15,7 @@ const PERCENT_ESCAPE = /%[0-9a-fA-F]{2}/;
 /** Checks a path segment the service would have to read; throws its kind of 400. */
 export function checkReadableName(name: string): void {
   if (PERCENT_ESCAPE.test(name)) throw errors.invalidArgument('Bad request');
+  if (name === '.' || name === '..') throw errors.invalidArgument(`Invalid file name: '${name}'`);
 }
 
 /** Checks a name that is about to be created. */
