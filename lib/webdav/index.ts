@@ -49,6 +49,8 @@ export interface WebdavOptions {
    */
   renderFolder?: (req: IncomingMessage, res: ServerResponse, folder: Entry, user: WebdavUser | null) => Promise<void>;
   log?: LogFn;
+  /** Clock for lock expiry (epoch ms); tests pass their own to expire locks without waiting. */
+  now?: () => number;
 }
 
 export interface WebdavHandler {
@@ -82,7 +84,7 @@ export function createWebdavHandler(opts: WebdavOptions): WebdavHandler {
   const shared: DavShared = {
     storage: opts.storage,
     basePath,
-    locks: new LockTable(opts.lockStore ?? new Keyv()),
+    locks: new LockTable(opts.lockStore ?? new Keyv(), opts.now),
     props: new DeadPropertyStore(opts.propertyStore ?? new Keyv()),
     ignoreMacMetadata: opts.ignoreMacMetadata ?? false,
     lockTimeout: { default: opts.lockTimeoutDefault ?? 3600, max: opts.lockTimeoutMax ?? 7 * 24 * 3600 },
