@@ -4,6 +4,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import type { EmulatorCliOptions } from './emulator/command.js';
+import type { ServeCliOptions } from './server/command.js';
 import { serviceKeys } from './jottacloud/auth/services.js';
 import type { AccountCliOptions, DevicesCliOptions, LoginCliOptions } from './jottacloud/commands.js';
 
@@ -40,13 +41,24 @@ export function buildProgram(): Command {
       await runEmulatorCommand(opts);
     });
 
+  // No commander defaults here: a flag overrides the config file and JOTTADAV_* only when it is given.
   program
     .command('serve')
     .description('Serve the configured Jottacloud account (or the embedded emulator) over WebDAV.')
-    .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--port <port>', 'port to listen on', integer('--port', 0, 65535), 8080)
+    .option('--host <host>', 'address to listen on (default 127.0.0.1; 0.0.0.0 = every interface)')
+    .option('--port <port>', 'port to listen on (default 8080; 0 = any free port)', integer('--port', 0, 65535))
     .option('--config <file>', 'configuration file')
-    .action(async (opts: Record<string, unknown>) => {
+    .option('--user <name>', 'the one user who may log in (also JOTTADAV_USER)')
+    .option('--pass <password>', 'that user\'s password (also JOTTADAV_PASS, which keeps it out of the process list)')
+    .option('--htpasswd <file>', 'users from an Apache htpasswd file (bcrypt, APR1 or {SHA})')
+    .option('--read-only', 'every user may read but not change anything')
+    .option('--anonymous', 'let visitors without credentials read (never write)')
+    .option('--cert <file>', 'TLS certificate (PEM) — serve HTTPS; needs --key')
+    .option('--key <file>', 'TLS private key (PEM)')
+    .option('--base-path <path>', 'URL path of the share, e.g. /dav (default /)')
+    .option('--metrics-port <port>', 'port for /healthz and /metrics on 127.0.0.1 (default 9180)', integer('--metrics-port', 0, 65535))
+    .option('--no-metrics', 'no /healthz and /metrics port')
+    .action(async (opts: ServeCliOptions) => {
       const { runServeCommand } = await import('./server/command.js');
       await runServeCommand(opts);
     });

@@ -73,7 +73,7 @@ export const serverSchema = z
         /** Offer Digest (MD5 and SHA-256) besides Basic. */
         digest: z.boolean().default(true),
         /** A Digest nonce older than this is answered with `stale=true`. */
-        nonceLifetimeSec: z.number().int().min(10).max(86_400).default(300),
+        nonceLifetimeSec: z.number().int().min(1).max(86_400).default(300),
         /** Failed logins allowed per client address within `windowSec` before it is blocked for `blockSec`. */
         maxFailures: z.number().int().min(1).default(10),
         windowSec: z.number().int().min(1).default(60),

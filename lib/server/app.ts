@@ -1,0 +1,192 @@
+// The Express app in front of the WebDAV layer: request log and metrics, the share's base path, OPTIONS without
+// credentials (Windows probes the server root before it logs in), authentication, the read-only guard, the
+// body-size guard, the browser page, then the WebDAV handler — which gets the raw request stream: no body
+// parser is ever registered here.
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type winston from 'winston';
+import type { ServerConfig } from '../config/schema.js';
+import type { StorageProvider } from '../storage/types.js';
+import { Authenticator, writeMethods, type AuthenticatedUser, type UserDirectory } from './auth/index.js';
+import { BrowserPage, isBrowser } from './browser.js';
+import { logRequest, pathOf } from './logging.js';
+import type { ServerMetrics } from './metrics.js';
+import { elapsedMs, guardBody, trackTraffic } from './traffic.js';
+
+/** The WebDAV layer as the server uses it (`createWebdavHandler` from lib/webdav). */
+export interface WebdavHandler {
+  handle(req: IncomingMessage, res: ServerResponse, user: AuthenticatedUser | null): void;
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  server: ServerConfig;
+  webdav: WebdavHandler;
+  /** The provider the WebDAV layer serves, for the browser page's listing and quota. */
+  storage: StorageProvider;
+  users: UserDirectory;
+  logger: winston.Logger;
+  metrics: ServerMetrics;
+  tls: boolean;
+}
+
+export interface ServerApp {
+  app: express.Express;
+  /** From now on every answer carries `Connection: close` (graceful shutdown). */
+  drain(): void;
+  /** Requests being answered now. */
+  inFlight(): number;
+  /** Resolves when no request is in flight. */
+  idle(): Promise<void>;
+}
+
+/** `/` or `/dav` (no trailing slash) → the prefix to compare with; `''` for the whole server. */
+function prefixOf(basePath: string): string {
+  return basePath.replace(/\/+$/, '');
+}
+
+function inShare(path: string, prefix: string): boolean {
+  if (!prefix) return true;
+  const p = path.toLowerCase();
+  const b = prefix.toLowerCase();
+  return p === b || p.startsWith(`${b}/`);
+}
+
+const davHeaders = {
+  DAV: '1, 2',
+  'MS-Author-Via': 'DAV',
+  Allow: 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK',
+};
+
+export function createApp(opts: AppOptions): ServerApp {
+  const { server, webdav, logger, metrics } = opts;
+  const prefix = prefixOf(server.basePath);
+  const auth = new Authenticator({
+    users: opts.users,
+    realm: server.auth.realm,
+    digest: server.auth.digest,
+    nonceLifetimeMs: server.auth.nonceLifetimeSec * 1000,
+    anonymousReadOnly: server.anonymous === 'read-only',
+    maxFailures: server.auth.maxFailures,
+    windowSec: server.auth.windowSec,
+    blockSec: server.auth.blockSec,
+    onFailure: (f) => {
+      metrics.loginFailed(f.scheme);
+      logger.warn(`login refused`, { address: f.address, user: f.user || '-', scheme: f.scheme, reason: f.reason });
+    },
+  });
+  const browser = server.browser ? new BrowserPage({ storage: opts.storage, basePath: server.basePath, tls: opts.tls }) : null;
+
+  let draining = false;
+  let active = 0;
+  let idleWaiters: (() => void)[] = [];
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('trust proxy', server.trustProxy);
+
+  // Log line and metrics, written when the exchange is over (finished or cut).
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const traffic = trackTraffic(req, res);
+    active++;
+    metrics.requestStarted();
+    if (draining) res.setHeader('Connection', 'close');
+    res.once('close', () => {
+      const ms = elapsedMs(traffic);
+      const user = res.locals.user as AuthenticatedUser | null | undefined;
+      const record = {
+        method: req.method,
+        path: pathOf(req),
+        status: res.statusCode,
+        bytesIn: traffic.bytesIn(),
+        bytesOut: traffic.bytesOut(),
+        ms,
+        user: user?.name ?? '',
+        aborted: !res.writableFinished,
+      };
+      logRequest(logger, record);
+      metrics.requestFinished({ method: req.method, status: res.statusCode, seconds: ms / 1000, bytesIn: record.bytesIn, bytesOut: record.bytesOut });
+      active--;
+      if (active === 0) {
+        const waiters = idleWaiters;
+        idleWaiters = [];
+        waiters.forEach((w) => w());
+      }
+    });
+    next();
+  });
+
+  app.use(async (req: Request, res: Response) => {
+    const path = pathOf(req);
+    const method = req.method.toUpperCase();
+    if (!inShare(path, prefix)) {
+      // Windows maps a share by probing the server root (and its parents) with OPTIONS first.
+      if (method === 'OPTIONS') {
+        res.status(200).set(davHeaders).set('Content-Length', '0').end();
+        return;
+      }
+      res.status(404).type('text/plain').send('Not found: the share is at ' + (prefix || '/') + '/\n');
+      return;
+    }
+
+    // Answered for anyone: clients probe capabilities before they log in.
+    if (method === 'OPTIONS') {
+      res.locals.user = null;
+      webdav.handle(req, res, null);
+      return;
+    }
+
+    const outcome = await auth.authenticate(req, res, req.ip ?? req.socket.remoteAddress ?? 'unknown');
+    if (!outcome.ok) return;
+    const user = outcome.user;
+    res.locals.user = user;
+
+    const isForm = method === 'POST' && browser !== null;
+    if (writeMethods.has(method) && (user === null || user.readOnly)) {
+      res.status(403).type('text/plain').send(`${user ? user.name : 'Anonymous access'} is read-only here: ${method} is refused.\n`);
+      return;
+    }
+
+    // PUT bodies stream to Jottacloud; so do the upload form's. Everything else is a small XML body.
+    if (method !== 'PUT' && !isForm) {
+      if (!(await guardBody(req, res, server.maxBodyBytes))) return;
+    }
+
+    // Everything a WebDAV client may receive gets these two: an uploaded HTML file opened from the share
+    // must not run scripts in the share's origin, and nothing is sniffed into something executable.
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Content-Security-Policy', "sandbox; default-src 'none'; frame-ancestors 'none'");
+
+    if (browser && (method === 'GET' || method === 'HEAD') && isBrowser(req)) {
+      res.removeHeader('Content-Security-Policy');
+      if (await browser.serveFolder(req, res, user)) return;
+      res.setHeader('Content-Security-Policy', "sandbox; default-src 'none'; frame-ancestors 'none'");
+    }
+    if (isForm) {
+      res.removeHeader('Content-Security-Policy');
+      await browser.handlePost(req, res, user);
+      return;
+    }
+    webdav.handle(req, res, user);
+  });
+
+  // Anything thrown above: one line in the log (no request details beyond the path), a plain 500 to the client.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    logger.error(`internal error on ${req.method} ${pathOf(req)}: ${err instanceof Error ? err.message : String(err)}`);
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.status(500).type('text/plain').send('Internal server error.\n');
+  });
+
+  return {
+    app,
+    drain: () => {
+      draining = true;
+    },
+    inFlight: () => active,
+    idle: () => (active === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve))),
+  };
+}

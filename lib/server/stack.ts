@@ -1,0 +1,161 @@
+// The wiring module: the one place that builds the layers for `jottadav serve` — the Jottacloud client on the
+// configured account (or on the embedded emulator when no account is configured), the storage provider on it,
+// the WebDAV handler on that — and hands the server what it needs: the handler, the provider (browser page),
+// readiness checks, and one close() for all of it. Everything else in lib/server sees only lib/webdav.
+import Keyv from 'keyv';
+import { KeyvFile } from 'keyv-file';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type winston from 'winston';
+import type { Config } from '../config/index.js';
+import { startEmulator, type RunningEmulator } from '../emulator/index.js';
+import { authContext, loginWithLoginToken } from '../jottacloud/auth/index.js';
+import { JottacloudClient } from '../jottacloud/client.js';
+import { jottacloudEndpoints, singleOriginEndpoints, type Endpoints } from '../jottacloud/endpoints.js';
+import { FileTokenStore, TokenManager } from '../jottacloud/tokens.js';
+import type { StorageProvider } from '../storage/types.js';
+import { createWebdavHandler } from '../webdav/index.js';
+import type { WebdavHandler } from './app.js';
+import type { ServerMetrics } from './metrics.js';
+import type { ReadinessChecks } from './ops.js';
+
+/** An emulator to serve instead of an account: the embedded one, or one a test started. */
+export interface EmulatorTarget {
+  url: string;
+  user: string;
+  mintLoginToken(): string;
+}
+
+export interface StackOptions {
+  config: Config;
+  /** Folder for state that belongs to this server: embedded emulator data, its token set, locks, properties. */
+  stateDir: string;
+  logger: winston.Logger;
+  metrics?: ServerMetrics;
+  /** Serve this emulator (tests); otherwise the configured account, or the embedded emulator. */
+  emulator?: EmulatorTarget;
+}
+
+export interface Stack {
+  storage: StorageProvider;
+  webdav: WebdavHandler;
+  checks: ReadinessChecks;
+  /** For the start-up banner, e.g. "the embedded Jottacloud emulator (data in …)". */
+  description: string;
+  /** True when serving the embedded emulator. */
+  embedded: boolean;
+  client: JottacloudClient;
+  tokens: TokenManager;
+  close(): Promise<void>;
+}
+
+function endpointsOf(value: Config['endpoints']): Endpoints {
+  if (value === undefined) return jottacloudEndpoints;
+  return typeof value === 'string' ? singleOriginEndpoints(value) : value;
+}
+
+function fileStore(path: string): Keyv {
+  return new Keyv({ store: new KeyvFile({ filename: path, writeDelay: 50 }) });
+}
+
+export async function buildStack(opts: StackOptions): Promise<Stack> {
+  const { config, stateDir, logger, metrics } = opts;
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const closers: (() => Promise<void>)[] = [];
+
+  let endpoints: Endpoints;
+  let tokenStore: FileTokenStore;
+  let username: string;
+  let device = config.account?.device;
+  let mountpoint = config.account?.mountpoint;
+  let description: string;
+  let embedded = false;
+  let target = opts.emulator;
+
+  try {
+    if (!target && !config.account) {
+      // No account: a local Jottacloud that keeps its files under the config folder across restarts.
+      const dataDir = join(stateDir, 'emulator');
+      const emu: RunningEmulator = await startEmulator({ host: '127.0.0.1', port: 0, dataDir, log: (line) => logger.debug(`emulator: ${line}`) });
+      closers.push(() => emu.close());
+      target = emu;
+      embedded = true;
+      description = `the embedded Jottacloud emulator (data in ${dataDir})`;
+    }
+    if (target) {
+      // Sign in the way a user would, with a fresh personal login token; the set lives beside our state.
+      endpoints = singleOriginEndpoints(target.url);
+      tokenStore = new FileTokenStore(join(stateDir, 'emulator-tokens.json'));
+      const set = await loginWithLoginToken(authContext(endpoints), target.mintLoginToken());
+      await tokenStore.withRefreshLock(() => tokenStore.write(set));
+      username = target.user;
+      description ??= `the Jottacloud emulator at ${target.url}`;
+    } else {
+      const account = config.account!;
+      endpoints = endpointsOf(config.endpoints);
+      tokenStore = new FileTokenStore(config.tokenStore ?? join(stateDir, 'tokens.json'));
+      username = account.username;
+      description = `the Jottacloud account ${account.username} (${account.device}/${account.mountpoint})`;
+    }
+    const tokens = new TokenManager({
+      store: tokenStore,
+      endpoints,
+      onRefresh: (e) => logger.info(`token refresh: ${e.outcome}`, { attempt: e.attempt }),
+    });
+    const client = new JottacloudClient({
+      endpoints,
+      tokens,
+      username,
+      ...(device ? { device } : {}),
+      ...(mountpoint ? { mountpoint } : {}),
+      ...(metrics ? { onRequest: metrics.recordBackendRequest } : {}),
+    });
+    device ??= client.device;
+    mountpoint ??= client.mountpoint;
+
+    const storage = await openStorageProvider(client, config);
+    closers.push(() => storage.close());
+
+    const lockStore = fileStore(join(stateDir, 'webdav-locks.json'));
+    const propertyStore = fileStore(join(stateDir, 'webdav-properties.json'));
+    const webdav = createWebdavHandler({
+      storage,
+      basePath: config.server.basePath,
+      lockStore,
+      propertyStore,
+      log: (level, message, meta) => logger.log(level, message, meta),
+    });
+    closers.unshift(() => webdav.close());
+
+    const checks: ReadinessChecks = {
+      token: async () => {
+        await tokens.getAccessToken();
+      },
+      backend: async () => {
+        await client.driveInfo();
+      },
+    };
+    return {
+      storage,
+      webdav,
+      checks,
+      description,
+      embedded,
+      client,
+      tokens,
+      close: async () => {
+        for (const close of closers) await close().catch((err: unknown) => logger.warn(`closing: ${err instanceof Error ? err.message : String(err)}`));
+      },
+    };
+  } catch (err) {
+    for (const close of closers) await close().catch(() => undefined);
+    throw err;
+  }
+}
+
+// Until lib/storage exports its provider factory, resolved at run time so the tree keeps compiling.
+async function openStorageProvider(client: JottacloudClient, config: Config): Promise<StorageProvider> {
+  const modulePath: string = '../storage/index.js';
+  const mod = (await import(modulePath)) as { openStorage: (o: unknown) => Promise<StorageProvider> };
+  return mod.openStorage({ client, config: config.storage, account: config.account });
+}
