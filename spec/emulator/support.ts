@@ -56,12 +56,20 @@ export class Client {
     return json;
   }
 
-  /** POSTs bytes to an upload URL (optionally with a Range header); returns status and JSON. */
+  /**
+   * POSTs bytes to an upload URL (optionally with a Range header); returns status and JSON. Through node:http,
+   * not fetch(): undici silently retries a 421 ("Misdirected Request"), which is the service's corrupt-upload answer.
+   */
   async send(uploadUrl: string, data: Buffer, range?: string): Promise<{ status: number; json: Xml }> {
-    const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', Authorization: `Bearer ${this.token}` };
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': String(data.length),
+      Authorization: `Bearer ${this.token}`,
+    };
     if (range) headers.Range = range;
-    const res = await fetch(uploadUrl, { method: 'POST', headers, body: data });
-    return { status: res.status, json: (await res.json()) as Xml };
+    const u = new URL(uploadUrl);
+    const res = await rawRequest(u.origin, 'POST', u.pathname, headers, data);
+    return { status: res.status, json: JSON.parse(res.body) as Xml };
   }
 
   /** Allocate + upload of a whole file at `Archive/<rel>`; returns the upload answer. */
