@@ -31,6 +31,8 @@ export interface CachedEntry {
   contentType?: string;
   /** Revision number of a file's current revision, when known. */
   revision?: number;
+  /** The full user path in the stored case, when known (what `Entry.path` reports). */
+  path?: string;
 }
 
 interface ListingRecord {

@@ -135,8 +135,11 @@ export function encodeName(name: string, enc: NameEncoding = rcloneEncoding, pat
     throw new InvalidName(path, 'the name contains a broken UTF-16 surrogate');
   }
   const stored = encodeBytes(bytes, enc);
-  if (stored.length > maxNameLength) {
-    throw new InvalidName(path, `names are at most ${maxNameLength} characters on Jottacloud (this one is ${stored.length} after mapping)`);
+  // Characters = code points (an emoji is one), as the emulator counts; should the service count UTF-16
+  // units instead, its own 400 still arrives as InvalidName, just after a request.
+  const length = [...stored].length;
+  if (length > maxNameLength) {
+    throw new InvalidName(path, `names are at most ${maxNameLength} characters on Jottacloud (this one is ${length} after mapping)`);
   }
   return stored;
 }

@@ -191,6 +191,10 @@ describe('storage/names', () => {
       expect(encodeName(':'.repeat(255))).to.have.length(255);
       expect(() => encodeName('＊'.repeat(128), undefined, '/dir/stars')).to.throw(InvalidName, /^\/dir\/stars: invalid name: .*256/);
     });
+    it('counts characters, not UTF-16 units: 255 emoji are fine', () => {
+      expect(() => encodeName('😀'.repeat(255))).not.to.throw();
+      expect(() => encodeName('😀'.repeat(256))).to.throw(InvalidName);
+    });
     it('refuses the empty name', () => {
       expect(() => encodeName('')).to.throw(InvalidName);
     });
