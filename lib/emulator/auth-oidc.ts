@@ -34,6 +34,15 @@ interface PendingCode {
   expMs: number;
 }
 
+/** One token-endpoint call, after the client is known: what every grant works from. */
+interface TokenRequest {
+  res: ServerResponse;
+  client: RealmClient;
+  realm: string;
+  issuer: string;
+  field: (name: string) => string | undefined;
+}
+
 interface Route {
   methods: string[];
   serve: (req: IncomingMessage, res: ServerResponse, url: URL, realm: string, origin: string) => Promise<void>;
@@ -144,14 +153,14 @@ export class KeycloakEndpoints {
     if (!grantType) return sendOAuthError(res, 400, 'invalid_request', 'Missing form parameter: grant_type');
     const client = this.authenticateClient(req, res, realm, field('client_id'));
     if (!client) return;
-    const issuer = issuerOf(origin, realm);
+    const request: TokenRequest = { res, client, realm, issuer: issuerOf(origin, realm), field };
     switch (grantType) {
       case 'password':
-        return this.passwordGrant(res, client, realm, issuer, field);
+        return this.passwordGrant(request);
       case 'authorization_code':
-        return this.codeGrant(res, client, realm, issuer, field);
+        return this.codeGrant(request);
       case 'refresh_token':
-        return this.refreshGrant(res, client, realm, issuer, field('refresh_token'));
+        return this.refreshGrant(request);
       default:
         return sendOAuthError(res, 400, 'unsupported_grant_type', 'Unsupported grant_type');
     }
@@ -184,13 +193,7 @@ export class KeycloakEndpoints {
   }
 
   /** Personal login token: `password` is its `auth_token`, good for exactly one login. */
-  private passwordGrant(
-    res: ServerResponse,
-    client: RealmClient,
-    realm: string,
-    issuer: string,
-    field: (name: string) => string | undefined,
-  ): void {
+  private passwordGrant({ res, client, realm, issuer, field }: TokenRequest): void {
     if (!client.passwordGrant) {
       return sendOAuthError(res, 400, 'unauthorized_client', 'Client not allowed for direct access grants');
     }
@@ -209,13 +212,7 @@ export class KeycloakEndpoints {
     sendTokenSet(res, issued);
   }
 
-  private codeGrant(
-    res: ServerResponse,
-    client: RealmClient,
-    realm: string,
-    issuer: string,
-    field: (name: string) => string | undefined,
-  ): void {
+  private codeGrant({ res, client, realm, issuer, field }: TokenRequest): void {
     if (!client.authorizationCode) {
       return sendOAuthError(res, 400, 'unauthorized_client', 'Client not allowed to exchange code');
     }
@@ -248,13 +245,8 @@ export class KeycloakEndpoints {
     sendTokenSet(res, issued);
   }
 
-  private refreshGrant(
-    res: ServerResponse,
-    client: RealmClient,
-    realm: string,
-    issuer: string,
-    refreshToken: string | undefined,
-  ): void {
+  private refreshGrant({ res, client, realm, issuer, field }: TokenRequest): void {
+    const refreshToken = field('refresh_token');
     if (!refreshToken) return sendOAuthError(res, 400, 'invalid_request', 'Missing parameter: refresh_token');
     const checked = this.ctx.tokens.checkRefresh(refreshToken, { realm, clientId: client.id });
     if ('refusal' in checked) {

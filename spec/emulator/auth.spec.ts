@@ -385,6 +385,36 @@ describe('emulator auth', () => {
       expect((await json(await refresh(emu, t.refresh_token))).error_description).to.equal('Session not active');
     });
 
+    it('end at the revocation endpoint (RFC 7009), and so do access tokens', async () => {
+      const emu = await startEmu();
+      const revokeUrl = `${emu.origin}/auth/realms/jottacloud/protocol/openid-connect/revoke`;
+      const t = await loginWithToken(emu);
+      const r1 = await fetch(revokeUrl, form({ client_id: 'jottacli', token: String(t.access_token) }));
+      expect(r1.status).to.equal(200);
+      expect(await probe(emu, t.access_token)).to.equal(401);
+      const r2 = await fetch(revokeUrl, form({ client_id: 'jottacli', token: String(t.refresh_token) }));
+      expect(r2.status).to.equal(200);
+      expect((await json(await refresh(emu, t.refresh_token))).error_description).to.equal('Session not active');
+      // an unknown token is not an error: the answer reveals nothing
+      expect((await fetch(revokeUrl, form({ client_id: 'jottacli', token: 'whatever' }))).status).to.equal(200);
+    });
+
+    it('end at the browser logout (GET with id_token_hint), which redirects back to the loopback port', async () => {
+      const emu = await startEmu();
+      const t = await loginWithToken(emu);
+      const q = new URLSearchParams({
+        id_token_hint: String(t.id_token),
+        post_logout_redirect_uri: 'http://127.0.0.1:53682/bye',
+        state: 'st',
+      });
+      const res = await fetch(`${emu.origin}/auth/realms/jottacloud/protocol/openid-connect/logout?${q}`, {
+        redirect: 'manual',
+      });
+      expect(res.status).to.equal(302);
+      expect(res.headers.get('location')).to.equal('http://127.0.0.1:53682/bye?state=st');
+      expect((await json(await refresh(emu, t.refresh_token))).error_description).to.equal('Session not active');
+    });
+
     it('of non-offline sessions expire after refreshTokenLifetimeSec', async () => {
       let now = Date.parse('2026-01-01T00:00:00Z');
       const emu = await startEmu({ clock: () => now, refreshTokenLifetimeSec: 600 });
