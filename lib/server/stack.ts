@@ -4,7 +4,7 @@
 // readiness checks, and one close() for all of it. Everything else in lib/server sees only lib/webdav.
 import Keyv from 'keyv';
 import { KeyvFile } from 'keyv-file';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type winston from 'winston';
 import type { Config } from '../config/index.js';
@@ -13,7 +13,7 @@ import { authContext, loginWithLoginToken } from '../jottacloud/auth/index.js';
 import { JottacloudClient } from '../jottacloud/client.js';
 import { jottacloudEndpoints, singleOriginEndpoints, type Endpoints } from '../jottacloud/endpoints.js';
 import { FileTokenStore, TokenManager } from '../jottacloud/tokens.js';
-import type { StorageProvider } from '../storage/types.js';
+import { openStorage, type StorageProvider } from '../storage/index.js';
 import { createWebdavHandler } from '../webdav/index.js';
 import type { WebdavHandler } from './app.js';
 import type { ServerMetrics } from './metrics.js';
@@ -52,6 +52,14 @@ export interface Stack {
 function endpointsOf(value: Config['endpoints']): Endpoints {
   if (value === undefined) return jottacloudEndpoints;
   return typeof value === 'string' ? singleOriginEndpoints(value) : value;
+}
+
+function sizeOf(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0; // removed between listing and stat
+  }
 }
 
 function fileStore(path: string): Keyv {
@@ -113,8 +121,20 @@ export async function buildStack(opts: StackOptions): Promise<Stack> {
     device ??= client.device;
     mountpoint ??= client.mountpoint;
 
-    const storage = await openStorageProvider(client, config);
+    const storage = await openStorage({
+      client,
+      config: config.storage,
+      account: { device, mountpoint },
+      log: (message) => logger.warn(message),
+    });
     closers.push(() => storage.close());
+    if (metrics) {
+      metrics.observeCache(() => {
+        const st = storage.cache.stats;
+        return { hits: st.listingHits + st.entryHits, misses: st.listingMisses + st.entryMisses };
+      });
+      metrics.observeSpool(() => storage.spool.files.reduce((sum, f) => sum + sizeOf(f), 0));
+    }
 
     const lockStore = fileStore(join(stateDir, 'webdav-locks.json'));
     const propertyStore = fileStore(join(stateDir, 'webdav-properties.json'));
@@ -153,9 +173,3 @@ export async function buildStack(opts: StackOptions): Promise<Stack> {
   }
 }
 
-// Until lib/storage exports its provider factory, resolved at run time so the tree keeps compiling.
-async function openStorageProvider(client: JottacloudClient, config: Config): Promise<StorageProvider> {
-  const modulePath: string = '../storage/index.js';
-  const mod = (await import(modulePath)) as { openStorage: (o: unknown) => Promise<StorageProvider> };
-  return mod.openStorage({ client, config: config.storage, account: config.account });
-}

@@ -60,7 +60,8 @@ export async function startStack(opts: TestStackOptions = {}): Promise<TestStack
   const user = opts.user === null ? null : (opts.user ?? { name: 'alice', password: `pw-${Math.random().toString(36).slice(2)}-x` });
   const config = configSchema.parse({
     server: { port: 0, metricsPort: 0, ...opts.server },
-    storage: opts.storage ?? {},
+    // A spool folder per stack: the default one in the OS temp dir is shared and swept at start.
+    storage: { spoolDir: join(stateDir, 'spool'), ...opts.storage },
     log: { level: opts.log?.level ?? 'info', json: opts.log?.json ?? false },
   });
 
