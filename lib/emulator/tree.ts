@@ -75,6 +75,9 @@ export class Tree {
   private usageBytes = 0;
   private touched = new Map<string, Node>();
   private dropped = new Set<string>();
+  /** Bumped by every commit; mountpoint/device sizes are cached per version (listing a root must not walk the tree each time). */
+  private version = 0;
+  private readonly sizeCache = new Map<string, { version: number; size: number }>();
 
   constructor(
     readonly user: string,
@@ -129,6 +132,7 @@ export class Tree {
   /** Writes the pending changes as one journal record. Called at the end of every mutation. */
   commit(): void {
     if (this.touched.size === 0 && this.dropped.size === 0) return;
+    this.version++;
     const puts = [...this.touched.values()].filter((n) => !this.dropped.has(n.id));
     const dels = [...this.dropped];
     this.touched = new Map();
@@ -259,8 +263,11 @@ export class Tree {
 
   /** Bytes of live current revisions below a node (a mountpoint's or device's `size`). */
   liveSize(n: Node): number {
+    const cached = this.sizeCache.get(n.id);
+    if (cached?.version === this.version && this.touched.size === 0) return cached.size;
     let sum = 0;
     for (const d of this.descendants(n)) if (d.kind === 'file' && d.deleted === undefined) sum += d.current?.size ?? 0;
+    this.sizeCache.set(n.id, { version: this.version, size: sum });
     return sum;
   }
 
