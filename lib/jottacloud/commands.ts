@@ -208,7 +208,8 @@ export async function runDevices(opts: DevicesCliOptions): Promise<void> {
 interface Asker {
   select(message: string, choices: { name: string; value: string; description?: string }[], defaultValue?: string): Promise<string>;
   input(message: string, defaultValue?: string): Promise<string>;
-  password(message: string): Promise<string>;
+  /** Hidden input; `showMask` echoes a star per character (right for a password, noise for a 300-character token). */
+  password(message: string, showMask?: boolean): Promise<string>;
   confirm(message: string, defaultValue: boolean): Promise<boolean>;
 }
 
@@ -218,7 +219,7 @@ async function terminalAsker(): Promise<Asker> {
   return {
     select: (message, choices, defaultValue) => prompts.select({ message, choices, default: defaultValue }),
     input: (message, defaultValue) => prompts.input({ message, default: defaultValue, validate: required }),
-    password: (message) => prompts.password({ message, mask: '*', validate: required }),
+    password: (message, showMask = true) => prompts.password({ message, ...(showMask ? { mask: '*' } : {}), validate: required }),
     confirm: (message, defaultValue) => prompts.confirm({ message, default: defaultValue }),
   };
 }
@@ -243,7 +244,7 @@ async function signIn(ctx: AuthContext, opts: LoginCliOptions, ask: Asker | unde
   }
   switch (kind) {
     case 'standard': {
-      const token = opts.token ?? (ask ? await ask.password('Personal login token:') : undefined);
+      const token = opts.token ?? (ask ? await ask.password('Personal login token (input hidden):', false) : undefined);
       if (!token) throw new CommandError('Pass the personal login token with --token.');
       return loginWithLoginToken(ctx, token);
     }
