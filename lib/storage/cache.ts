@@ -181,6 +181,8 @@ export class MetadataCache {
   async invalidate(path: string): Promise<void> {
     this.touch(pathKey(path));
     await this.dropSubtree(path);
+    await this.kv.delete(entryKey(path));
+    this.entries.delete(pathKey(path));
     const segments = splitPath(path);
     if (segments.length > 0) {
       const parent = joinPath(segments.slice(0, -1));

@@ -218,7 +218,10 @@ export class JottacloudStorage implements StorageProvider {
 
   async write(path: string, body: Readable, options: WriteOptions = {}): Promise<Written> {
     const place = this.roots.assertWritable(this.roots.place(path), 'write a file');
-    if (place.segments.length === 0) throw new IsAFolder(place.path);
+    if (place.segments.length === 0) {
+      if (this.roots.config.mode === 'mountpoint' || (await this.lookup(place, options.signal))) throw new IsAFolder(place.path);
+      throw new ReadOnly(place.path, 'cannot be a file: this level holds mountpoints only');
+    }
     return this.serial(place.path, async () => {
       const parent = await this.requireFolder(this.parentOf(place), place.path, options.signal);
       const existing = await this.lookup(place, options.signal);

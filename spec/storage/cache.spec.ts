@@ -93,6 +93,9 @@ describe('storage/cache', () => {
 
   it('invalidate forgets a path and its parent listing', async () => {
     await cache.storeListing(cache.begin(), '/d', [file('f')]);
+    await cache.remove('/d/g'); // known absent …
+    await cache.invalidate('/d/g'); // … then unknown again
+    expect(await cache.lookup('/d/g')).to.equal(undefined);
     await cache.invalidate('/d/f');
     expect(await cache.lookup('/d/f')).to.equal(undefined);
     expect(await cache.listing('/d')).to.equal(undefined);
