@@ -343,6 +343,9 @@ export async function runLogin(opts: LoginCliOptions): Promise<void> {
   const { config, path } = loadConfig({ file: opts.config, flags: opts.endpoints ? { endpoints: opts.endpoints } : {} });
   const endpoints = resolveEndpoints(config.endpoints);
   const ask = interactive() ? await terminalAsker() : undefined;
+  // Given a way to sign in by flags, the command runs as a script would want: it asks only for what it cannot
+  // do without (a password, the SMS code) and takes the default device and mountpoint unless flags say otherwise.
+  const wizard = opts.kind === undefined && !opts.token && !opts.service && !opts.username ? ask : undefined;
   const ctx = authContext(endpoints);
 
   let set: TokenSet;
@@ -362,8 +365,8 @@ export async function runLogin(opts: LoginCliOptions): Promise<void> {
   let device: string;
   let mountpoint: string;
   try {
-    device = await chooseDevice(api, opts.device, ask);
-    mountpoint = await chooseMountpoint(api, device, opts.mountpoint, ask);
+    device = await chooseDevice(api, opts.device, wizard);
+    mountpoint = await chooseMountpoint(api, device, opts.mountpoint, wizard);
   } catch (err) {
     if (isPromptExit(err)) throw new CommandError('Login cancelled (the token set is saved; run `jottadav login` again to finish).');
     throw err;

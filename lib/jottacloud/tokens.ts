@@ -172,7 +172,7 @@ export interface TokenManagerOptions {
 export class TokenManager implements AccessTokenSource {
   private current?: TokenSet;
   private inflight?: Promise<TokenSet>;
-  /** A refresh token the service refused: never sent again (the next call re-reads the store for a new login). */
+  /** A refresh token the service refused or that was spent unsaved: never sent again (each call re-reads the store for a new login). */
   private refusedRefreshToken?: string;
   private readonly ctx: AuthContext;
   private readonly store: TokenStore;
@@ -240,7 +240,7 @@ export class TokenManager implements AccessTokenSource {
       return latest;
     }
     if (latest.refreshToken === this.refusedRefreshToken) {
-      throw new ReloginRequiredError('the service refused the saved refresh token');
+      throw new ReloginRequiredError('the saved refresh token was already spent or refused');
     }
     const next = await this.refreshWithRetry(latest);
     try {

@@ -206,6 +206,18 @@ describe('TokenManager', () => {
     expect(tokenCalls()).to.equal(1);
   });
 
+  it('after a refused refresh, picks up a new login saved to the store without a restart', async () => {
+    const set = await loginWithLoginToken(ctx, emu.mintLoginToken());
+    const store = await storeWith(due(set));
+    const tokens = manager(store);
+    emu.auth.revokeRefreshTokens();
+    expect(await rejection(tokens.getAccessToken())).to.be.instanceOf(ReloginRequiredError);
+    // What `jottadav login` does in another terminal meanwhile.
+    const fresh = await loginWithLoginToken(ctx, emu.mintLoginToken());
+    await store.write(fresh);
+    expect(await tokens.getAccessToken()).to.equal(fresh.accessToken);
+  });
+
   it('a revoked session ends in the same re-login error', async () => {
     const set = await loginWithLoginToken(ctx, emu.mintLoginToken());
     emu.auth.revokeRefreshTokens();
