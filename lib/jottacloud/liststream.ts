@@ -84,7 +84,7 @@ export async function* parseListStream(
       expected = { folders: toCount(stats.folders), files: toCount(stats.files) };
       stats = undefined;
     } else if (entry && (tag.name === 'file' || tag.name === 'folder')) {
-      const path = entry.path ?? '';
+      const path = own(entry.path ?? '');
       const deleted = entryAttrs.deleted !== undefined || (entry.deleted ?? '') !== '';
       if (tag.name === 'folder') {
         uniqueFolders.add(path);
@@ -96,8 +96,8 @@ export async function* parseListStream(
           uniqueFolders.add(path);
           actual.folders++;
         }
-        const name = entry.filename ?? '';
-        const md5 = entry.md5?.trim();
+        const name = own(entry.filename ?? '');
+        const md5 = entry.md5 === undefined ? undefined : own(entry.md5.trim());
         const size = entry.size?.trim();
         queue.push({
           kind: 'file',
@@ -145,6 +145,15 @@ export async function* parseListStream(
     );
   }
   return expected;
+}
+
+/**
+ * A copy of `s` that owns its characters. Strings cut out of a parsed chunk are V8 slices that keep the
+ * whole chunk (tens of KB) alive; an entry kept by the consumer — or a folder path kept in the count set —
+ * would otherwise pin every chunk it came from, and memory would grow with the answer after all.
+ */
+function own(s: string): string {
+  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
 }
 
 function toCount(s: string | undefined): number {
