@@ -58,6 +58,16 @@ const davHeaders = {
   Allow: 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK',
 };
 
+/** Request headers for a debug line: credentials and cookies replaced, everything else as sent. */
+export function loggableHeaders(headers: IncomingMessage['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    out[name] = /^(authorization|proxy-authorization|cookie)$/i.test(name) ? '[redacted]' : Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
 export function createApp(opts: AppOptions): ServerApp {
   const { server, webdav, logger, metrics } = opts;
   const prefix = prefixOf(server.basePath);
@@ -92,6 +102,7 @@ export function createApp(opts: AppOptions): ServerApp {
     active++;
     metrics.requestStarted();
     if (draining) res.setHeader('Connection', 'close');
+    if (logger.isDebugEnabled()) logger.debug(`request ${req.method} ${pathOf(req)}`, { headers: loggableHeaders(req.headers) });
     res.once('close', () => {
       const ms = elapsedMs(traffic);
       const user = res.locals.user as AuthenticatedUser | null | undefined;
