@@ -208,7 +208,12 @@ export class ApiRoutes {
     } finally {
       this.core.uploadsInFlight.delete(uploadId);
     }
-    if (file.latest?.uploadId !== uploadId) return; // replaced by a newer allocate meanwhile
+    if (file.latest?.uploadId !== uploadId || !tree.node(file.id)) {
+      // A newer allocate replaced this upload, or the file was deleted meanwhile: these bytes have no home.
+      await blobs.discard(uploadId);
+      if (!result.ended) return void res.destroy();
+      throw errors.noSuchFile(`Upload ${uploadId.slice(0, 8)}… was replaced or its file deleted`);
+    }
     tree.uploadProgress(file, result.size);
     if (!result.ended) {
       res.destroy(); // the connection is gone; the bytes stay for a resume

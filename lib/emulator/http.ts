@@ -23,7 +23,7 @@ export async function sendStream(
   res: ServerResponse,
   status: number,
   headers: Record<string, string | number>,
-  body: AsyncIterable<Buffer>,
+  body: AsyncIterable<Buffer> | Iterable<Buffer>,
 ): Promise<void> {
   writeHead(res, status, headers);
   try {
@@ -35,7 +35,7 @@ export async function sendStream(
 
 export function sendText(r: Responder, res: ServerResponse, status: number, contentType: string, text: string): Promise<void> {
   const buf = Buffer.from(text, 'utf8');
-  return sendStream(r, res, status, { 'Content-Type': contentType, 'Content-Length': buf.length }, [buf] as unknown as AsyncIterable<Buffer>);
+  return sendStream(r, res, status, { 'Content-Type': contentType, 'Content-Length': buf.length }, [buf]);
 }
 
 export function sendXml(r: Responder, res: ServerResponse, status: number, xml: string): Promise<void> {

@@ -11,7 +11,7 @@
 //   entry, which stays trashed (rclone #6112).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EmulatorCore } from './core.js';
-import { EmuError, errors } from './errors.js';
+import { errors } from './errors.js';
 import { discardBody, readSmallBody, sendEmpty, sendStream, sendXml, writeHead } from './http.js';
 import { checkReadableName, nameKey } from './names.js';
 import { parseClientTime, rfc3339Millis, toSeconds } from './times.js';
@@ -26,7 +26,7 @@ export const JFS_VERBS = ['mkDir', 'mvDir', 'mv', 'cp', 'dlDir', 'rmDir', 'dl', 
 const VIEWS = new Set(['trash', 'links', 'latest']);
 const READ_ONLY = new Set(['shared', ...VIEWS]);
 
-export function decodeSegments(raw: string): string[] {
+function decodeSegments(raw: string): string[] {
   return raw
     .split('/')
     .filter((s) => s !== '')
@@ -61,7 +61,6 @@ export class JfsRoutes {
     // The raw path: URL parsing would resolve `.`/`..` segments, which the service refuses instead.
     const rawPath = (req.url ?? '/').split('?')[0];
     const segs = decodeSegments(rawPath.slice('/jfs/'.length));
-    const trailingSlash = rawPath.endsWith('/');
     const method = req.method ?? 'GET';
     if (segs.length === 0 || nameKey(segs[0]) !== nameKey(user)) {
       throw errors.accessDenied(`Access is denied to /${segs[0] ?? ''}`);
@@ -81,7 +80,15 @@ export class JfsRoutes {
 
     const mpKey = nameKey(segs[2]);
     if (this.tree.isBuiltinDevice(device) && VIEWS.has(mpKey)) {
-      if (method !== 'GET') throw errors.accessDenied(`/${user}/${device.name}/${segs[2]} is read-only`);
+      // Views are virtual: their entries cannot be addressed by any verb (aeroftp measured 404s for mv/mvDir on
+      // Trash/<name>, and the no-command 500 for `?restore=true`).
+      const where = '/' + [user, ...segs.slice(1)].join('/');
+      if (method === 'POST') {
+        if (!verb) throw errors.noCommand();
+        if (verb.endsWith('Dir')) throw errors.noSuchPath(`Source directory ${where} does not exist`);
+        throw errors.noSuchFile(`Source file ${where} does not exist`);
+      }
+      if (segs.length > 3) throw errors.noSuchPath(`Directory ${where}`);
       return this.view(res, mpKey, q);
     }
     let mountpoint = this.tree.childFolder(device, segs[2]);
@@ -107,7 +114,7 @@ export class JfsRoutes {
       case 'cp':
         return this.moveOrCopyFile(res, at, verb, q.get(verb) ?? '');
       case 'mvDir':
-        return this.moveFolder(res, at, q.get('mvDir') ?? '', trailingSlash);
+        return this.moveFolder(res, at, q.get('mvDir') ?? '');
       case 'dl':
         return this.trashFile(res, at);
       case 'dlDir':
@@ -316,7 +323,7 @@ export class JfsRoutes {
     return this.xml(res, 200, fileDoc(this.core.view, result));
   }
 
-  private async moveFolder(res: ServerResponse, at: Located, rawDst: string, _trailingSlash: boolean) {
+  private async moveFolder(res: ServerResponse, at: Located, rawDst: string) {
     const src = this.target(at);
     if (!src || src.kind === 'file' || src.deleted !== undefined || at.rest.length === 0) {
       throw errors.noSuchPath(`Source directory ${this.abs(at)} does not exist`);
@@ -399,8 +406,4 @@ export class JfsRoutes {
     this.tree.commit();
     return this.xml(res, 200, fileDoc(this.core.view, target));
   }
-}
-
-export function isEmuError(e: unknown): e is EmuError {
-  return e instanceof EmuError;
 }

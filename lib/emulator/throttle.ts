@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Yields the chunks of `source` no faster than `bytesPerSecond` (≤ 0: unthrottled). */
-export async function* throttle(source: AsyncIterable<Buffer>, bytesPerSecond: number): AsyncGenerator<Buffer> {
+export async function* throttle(source: AsyncIterable<Buffer> | Iterable<Buffer>, bytesPerSecond: number): AsyncGenerator<Buffer> {
   if (bytesPerSecond <= 0) {
     yield* source;
     return;

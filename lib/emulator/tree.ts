@@ -433,20 +433,21 @@ export class Tree {
     const file = this.childFile(dstParent, dstName);
     if (file && file.deleted === undefined) throw errors.uniqueFile(`${this.absPath(file)} is a file`);
     if (!existing) checkNewName(dstName);
-    const oldParent = this.node(src.parent);
-    this.reparent(src, dstParent, dstName);
-    if (oldParent) this.changed(oldParent);
-    this.changed(src);
-    this.commit();
-    return src;
+    return this.relocate(src, dstParent, dstName);
   }
 
-  private reparent(n: Node, parent: Node, name: string): void {
+  /** Puts a node under another parent and/or name (also a case-only rename) and records the change. */
+  private relocate(n: Node, parent: Node, name: string): Node {
+    const oldParent = this.node(n.parent);
     this.unindex(n);
     n.parent = parent.id;
     n.name = name;
     this.index(n);
     this.touch(n);
+    if (oldParent) this.changed(oldParent);
+    this.changed(n);
+    this.commit();
+    return n;
   }
 
   // ---------------------------------------------------------------- files
@@ -506,12 +507,7 @@ export class Tree {
   /** mv: the file goes to `dstParent/dstName`. Onto an existing entry (even a trashed one) it becomes that entry's new revision. */
   moveFile(src: Node, dstParent: Node, dstName: string): Node {
     const existing = this.childFile(dstParent, dstName);
-    if (existing && existing.id === src.id) {
-      this.reparent(src, dstParent, dstName);
-      this.changed(src);
-      this.commit();
-      return src;
-    }
+    if (existing && existing.id === src.id) return this.relocate(src, dstParent, dstName);
     if (existing) {
       this.overwriteWith(existing, src);
       const oldParent = this.node(src.parent);
@@ -523,12 +519,7 @@ export class Tree {
     const folder = this.childFolder(dstParent, dstName);
     if (folder && folder.deleted === undefined) throw errors.uniqueFile(`${this.absPath(folder)} is a folder`);
     checkNewName(dstName);
-    const oldParent = this.node(src.parent);
-    this.reparent(src, dstParent, dstName);
-    if (oldParent) this.changed(oldParent);
-    this.changed(src);
-    this.commit();
-    return src;
+    return this.relocate(src, dstParent, dstName);
   }
 
   /**

@@ -22,8 +22,11 @@ function metadata(attrs: Attrs): XmlNode {
   return { name: 'metadata', attrs: { first: '', max: '', ...attrs }, selfClose: true };
 }
 
-/** Child order as the samples: number, state, created, modified, mime, mstyle, size, md5, updated. */
-function revision(tag: string, r: Revision, inListing: boolean): XmlNode {
+/**
+ * Child order as the samples: number, state, created, modified, mime, mstyle, size, md5, updated.
+ * `inListing`: an INCOMPLETE revision shows no size; `bare` (mode=list): a CORRUPT one shows no md5 either (JaFS).
+ */
+function revision(tag: string, r: Revision, inListing: boolean, bare = false): XmlNode {
   const kids = [
     el('number', r.number),
     el('state', r.state),
@@ -35,14 +38,15 @@ function revision(tag: string, r: Revision, inListing: boolean): XmlNode {
   // A CORRUPT revision has no size; an INCOMPLETE one shows its bytes-so-far only in the file's own detail.
   const showSize = r.size !== undefined && (r.state === 'COMPLETED' || (r.state === 'INCOMPLETE' && !inListing));
   if (showSize) kids.push(el('size', r.size as number));
-  kids.push(el('md5', r.md5), el('updated', dashT(r.updated)));
+  if (!(bare && r.state === 'CORRUPT')) kids.push(el('md5', r.md5));
+  kids.push(el('updated', dashT(r.updated)));
   return parent(tag, kids);
 }
 
-function revisions(file: Node, inListing: boolean): XmlNode[] {
+function revisions(file: Node, inListing: boolean, bare = false): XmlNode[] {
   const out: XmlNode[] = [];
-  if (file.current) out.push(revision('currentRevision', file.current, inListing));
-  if (file.latest) out.push(revision('latestRevision', file.latest, inListing));
+  if (file.current) out.push(revision('currentRevision', file.current, inListing, bare));
+  if (file.latest) out.push(revision('latestRevision', file.latest, inListing, bare));
   return out;
 }
 
@@ -251,7 +255,7 @@ export function fileDirListDoc(ctx: ViewContext, root: Node): string {
   const visit = (d: Node) => {
     const files = tree.fileChildren(d).filter((f) => f.deleted === undefined);
     const kids = [preserved('path', tree.parentPath(d)), preserved('abspath', tree.parentPath(d))];
-    if (files.length) kids.push(parent('files', files.map((f) => parent('file', revisions(f, true), { name: f.name, uuid: f.id }))));
+    if (files.length) kids.push(parent('files', files.map((f) => parent('file', revisions(f, true, true), { name: f.name, uuid: f.id }))));
     folders.push(parent('folder', kids, { name: d.name }));
     for (const sub of tree.folderChildren(d)) if (sub.deleted === undefined) visit(sub);
   };

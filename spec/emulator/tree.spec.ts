@@ -103,6 +103,15 @@ describe('emulator: tree', () => {
       expect((await c().bytes('V/new/two.txt')).body.toString()).to.equal('one');
     });
 
+    it('mv can change only the case of a name (same entry)', async () => {
+      await c().upload('V/case.txt', 'c');
+      const r = await c().post(c().p('V/case.txt'), `mv=${encodeURIComponent(`/${u()}/Jotta/Archive/V/CASE.txt`)}`);
+      expect(r.file['@name']).to.equal('CASE.txt');
+      const names = list((await c().xml(c().p('V'))).folder.files.file).map((f: { '@name': string }) => f['@name']);
+      expect(names).to.include('CASE.txt');
+      expect(names).not.to.include('case.txt');
+    });
+
     it('cp copies a file server-side (new uuid, same content)', async () => {
       await c().upload('C/src.txt', 'copy me');
       const r = await c().post(c().p('C/src.txt'), `cp=${encodeURIComponent(`/${u()}/Jotta/Archive/C/dst.txt`)}`);
@@ -178,6 +187,19 @@ describe('emulator: tree', () => {
       const s = (await c().xml(`${c().p('S')}?mode=liststream`)).stream;
       expect(list(s.file).map((f: { filename: string }) => f.filename)).to.deep.equal(['keep.txt']);
       expect(s.stats).to.deep.equal({ folders: '1', files: '1' });
+    });
+
+    it('treats Trash entries as unaddressable: mv/mvDir on Trash/<name> → 404, restore → 500', async () => {
+      await c().upload('TV/t.txt', 't');
+      await c().post(c().p('TV/t.txt'), 'dl=true');
+      const trash = `/jfs/${u()}/Jotta/Trash/t.txt`;
+      const mv = await c().fetch(`${trash}?mv=${encodeURIComponent(`/${u()}/Jotta/Archive/TV/t.txt`)}`, { method: 'POST' });
+      expect(mv.status).to.equal(404);
+      expect(parser.parse(await mv.text()).error.message).to.match(/NoSuchFileException: Source file .* does not exist/);
+      const mvDir = await c().fetch(`${trash}/?mvDir=${encodeURIComponent(`/${u()}/Jotta/Archive/TV2`)}`, { method: 'POST' });
+      expect(parser.parse(await mvDir.text()).error.message).to.match(/NoSuchPathException: Source directory/);
+      expect((await c().fetch(`${trash}?restore=true`, { method: 'POST' })).status).to.equal(500);
+      expect((await c().fetch(trash)).status).to.equal(404);
     });
 
     it('answers an unknown POST command with the service’s 500', async () => {

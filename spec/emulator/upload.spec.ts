@@ -3,6 +3,7 @@
 // revisions kept, quota (460), and downloads with Range (206/416).
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
 import { withEmulator } from '../helpers/emulator.js';
 import { Client, list, md5 } from './support.js';
 
@@ -116,6 +117,29 @@ describe('emulator: allocate and upload', () => {
     const f = (await c().xml(c().p('up/versions.txt'))).file;
     expect(f.currentRevision.number).to.equal('6');
     expect(list(f.revisions.revision).map((r: { number: string }) => r.number)).to.deep.equal(['5', '4', '3', '2']);
+  });
+
+  it('answers 404 to an upload whose file was deleted while the bytes were coming', async () => {
+    const data = randomBytes(100_000);
+    const a = await c().allocate({ bytes: data.length, md5: md5(data), path: '/jfs/Jotta/Archive/up/vanishing.bin' });
+    const u = new URL(a.upload_url);
+    const answer = new Promise<number>((resolve, reject) => {
+      const req = request(
+        { host: u.hostname, port: u.port, method: 'POST', path: u.pathname, headers: { Authorization: `Bearer ${ctx.token}`, 'Content-Length': data.length } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.write(data.subarray(0, 50_000), () => {
+        void c()
+          .post(c().p('up/vanishing.bin'), 'rm=true')
+          .then(() => req.end(data.subarray(50_000)));
+      });
+    });
+    expect(await answer).to.equal(404);
+    expect((await c().fetch(c().p('up/vanishing.bin'))).status).to.equal(404);
   });
 
   it('creates missing parent folders on allocate (rclone sends no mkDir before an upload)', async () => {
