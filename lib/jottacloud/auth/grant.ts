@@ -195,3 +195,24 @@ export function discoveryField(doc: Record<string, unknown>, field: string, what
   if (typeof v !== 'string' || !v) throw new AuthError(`${what}: the discovery document has no ${field}`);
   return v;
 }
+
+/**
+ * One refresh at the set's token endpoint. The legacy endpoint wants the grant type in upper case
+ * (`REFRESH_TOKEN`); Keycloak the OAuth spelling. The answer's refresh token replaces the old one, which is dead
+ * from now on, so the caller must save the result before using it.
+ */
+export async function refreshTokenSet(ctx: AuthContext, set: TokenSet): Promise<TokenSet> {
+  const what = 'Refreshing the Jottacloud token';
+  const res = await postForm(
+    ctx,
+    set.tokenUrl,
+    {
+      grant_type: set.kind === 'legacy' ? 'REFRESH_TOKEN' : 'refresh_token',
+      refresh_token: set.refreshToken,
+      client_id: set.clientId,
+      client_secret: set.clientSecret,
+    },
+    what,
+  );
+  return tokenAnswer(res, set, what);
+}

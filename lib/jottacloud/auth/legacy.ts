@@ -1,6 +1,6 @@
 // Legacy sign-in: user name and password sent to `auth/v1/token` on the JSON API host. No known service
-// still offers it, but accounts configured that way must keep working. Quirks, each handled here only:
-// - grant types are upper case (`PASSWORD`, `REFRESH_TOKEN`), unlike OAuth's;
+// still offers it, but accounts configured that way must keep working. Its quirks:
+// - grant types are upper case (`PASSWORD` here, `REFRESH_TOKEN` in grant.ts's refresh), unlike OAuth's;
 // - with two-factor authentication the first answer is an error carrying `X-JottaCloud-OTP: required; SMS`
 //   (the service has just sent the SMS); the same request is then repeated with `X-Jottacloud-Otp: <code>`;
 // - a machine may register its own client (`auth/v1/register`), otherwise the public default client is used.
@@ -82,15 +82,4 @@ export async function loginLegacy(ctx: AuthContext, options: LegacyLoginOptions)
     }
   }
   return tokenAnswer(res, { kind: 'legacy', service: 'jottacloud', tokenUrl, clientId: client.clientId, clientSecret: client.clientSecret }, what);
-}
-
-export async function refreshLegacy(ctx: AuthContext, set: TokenSet): Promise<TokenSet> {
-  const what = 'Refreshing the Jottacloud token';
-  const res = await postForm(
-    ctx,
-    set.tokenUrl,
-    { grant_type: 'REFRESH_TOKEN', refresh_token: set.refreshToken, client_id: set.clientId, client_secret: set.clientSecret },
-    what,
-  );
-  return tokenAnswer(res, { ...set, refreshToken: set.refreshToken }, what);
 }

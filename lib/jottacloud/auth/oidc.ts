@@ -1,7 +1,5 @@
-// What the two OpenID Connect kinds (standard and white-label) share: reading a realm's discovery document
-// and refreshing with `grant_type=refresh_token`. Keycloak rotates refresh tokens: each refresh answers a new
-// one and kills the old, so the caller (tokens.ts) must save the answer before anything uses it.
-import { discoveryField, getJson, postForm, tokenAnswer, type AuthContext, type TokenSet } from './grant.js';
+// What the two OpenID Connect kinds (standard and white-label) share: reading a realm's discovery document.
+import { discoveryField, getJson, type AuthContext } from './grant.js';
 
 export interface Discovery {
   issuer?: string;
@@ -17,15 +15,4 @@ export async function discover(ctx: AuthContext, wellKnownUrl: string): Promise<
     authorizationEndpoint: discoveryField(doc, 'authorization_endpoint', what),
     tokenEndpoint: discoveryField(doc, 'token_endpoint', what),
   };
-}
-
-export async function refreshOidc(ctx: AuthContext, set: TokenSet): Promise<TokenSet> {
-  const what = 'Refreshing the Jottacloud token';
-  const res = await postForm(
-    ctx,
-    set.tokenUrl,
-    { grant_type: 'refresh_token', refresh_token: set.refreshToken, client_id: set.clientId, client_secret: set.clientSecret },
-    what,
-  );
-  return tokenAnswer(res, { ...set, refreshToken: set.refreshToken }, what);
 }
