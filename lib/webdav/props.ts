@@ -12,7 +12,7 @@ import { clark, DAV } from './xml.js';
 export const OC = 'http://owncloud.org/ns';
 export const MS = 'urn:schemas-microsoft-com:';
 
-/** Returned for `allprop` (RFC 4918 §9.1: quota and vendor extras only when asked for by name). */
+/** Returned for `allprop` (RFC 4918 §9.1); vendor extras only when asked for by name. */
 export const ALLPROP_LIVE: Array<[string, string]> = [
   [DAV, 'resourcetype'],
   [DAV, 'getcontentlength'],
@@ -25,9 +25,13 @@ export const ALLPROP_LIVE: Array<[string, string]> = [
   [DAV, 'lockdiscovery'],
 ];
 
-const EXTRA_LIVE: Array<[string, string]> = [
+export const QUOTA_PROPS: Array<[string, string]> = [
   [DAV, 'quota-available-bytes'],
   [DAV, 'quota-used-bytes'],
+];
+
+const EXTRA_LIVE: Array<[string, string]> = [
+  ...QUOTA_PROPS,
   [OC, 'checksums'],
   [MS, 'Win32LastModifiedTime'],
   [MS, 'Win32CreationTime'],

@@ -97,9 +97,10 @@ export async function handleLock(ctx: DavRequest): Promise<void> {
 export async function handleUnlock(ctx: DavRequest): Promise<void> {
   ctx.assertMayWrite();
   const raw = ctx.header('lock-token')?.trim();
-  const m = raw ? /^<([^>]+)>$/.exec(raw) : null;
+  // RFC 4918 wants the token in angle brackets; Node's webdav client sends it bare, so accept both
+  const m = raw ? /^<([^<>\s]+)>$|^([^<>\s]+)$/.exec(raw) : null;
   if (!m) throw new DavError(400, 'UNLOCK needs a Lock-Token header: <opaquelocktoken:…>');
-  const token = m[1] as string;
+  const token = (m[1] ?? m[2]) as string;
   const lock = ctx.shared.locks.covering(ctx.path).find((l) => l.token === token);
   if (!lock) throw new DavError(409, 'no lock with this token covers this resource', 'lock-token-matches-request-uri');
   if (lock.principal !== (ctx.user?.name ?? '')) throw new DavError(403, 'the lock belongs to another user');

@@ -12,7 +12,7 @@ import { readBody } from '../body.js';
 import type { DavRequest } from '../context.js';
 import type { DeadProp } from '../deadprops.js';
 import { DavError, toDavError, xmlEscape } from '../errors.js';
-import { ALLPROP_LIVE, isLiveProperty, liveNames, liveValue, parsePropTime, SETTABLE_TIMES, type PropSources } from '../props.js';
+import { ALLPROP_LIVE, QUOTA_PROPS, isLiveProperty, liveNames, liveValue, parsePropTime, SETTABLE_TIMES, type PropSources } from '../props.js';
 import { childElements, clark, DAV, findChild, parseXml, propElement, serialiseContent, textOf, XML_HEADER, type XmlElement } from '../xml.js';
 import { isMacMetadata } from './put.js';
 
@@ -91,7 +91,9 @@ async function responseFor(ctx: DavRequest, entry: Entry, request: PropRequest, 
   const found: string[] = [];
   const missing: string[] = [];
   const deadByKey = new Map(dead.map((d) => [clark(d.ns, d.local), d]));
-  const want = request.kind === 'prop' ? request.names : [...ALLPROP_LIVE, ...request.include];
+  // allprop also carries the quota on folders: RFC 4331 leaves it out, but clients (Node's webdav package,
+  // some mobile apps) read it from a body-less PROPFIND, and it costs one cached storage call per request
+  const want = request.kind === 'prop' ? request.names : [...ALLPROP_LIVE, ...(isFolder ? QUOTA_PROPS : []), ...request.include];
   const seen = new Set<string>();
   for (const [ns, local] of want) {
     const key = clark(ns, local);
