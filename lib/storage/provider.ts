@@ -16,7 +16,6 @@
 // Every successful change goes into the metadata cache at once, so there is never a stale read after
 // our own write; a change whose outcome is unknown (timeout) drops what the cache knew about the path.
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KeyvStoreAdapter } from 'keyv';
@@ -239,10 +238,12 @@ export class JottacloudStorage implements StorageProvider {
       try {
         if (declared && options.size !== undefined) {
           // The client told us the MD5: no spooling; the bytes are checked on their way to the service.
-          verifier = verifyingStream(declared, options.size);
-          verifier.on('error', (e) => (verifyError = e));
-          pipeline(body, verifier).catch((e: unknown) => (verifyError ??= e as Error));
-          upload = { size: options.size, md5: declared, body: verifier };
+          const v = verifyingStream(declared, options.size);
+          verifier = v;
+          v.on('error', (e) => (verifyError ??= e));
+          body.on('error', (e) => v.destroy(e));
+          body.pipe(v);
+          upload = { size: options.size, md5: declared, body: v };
         } else {
           spooled = await this.spool.spool(body, { signal: options.signal, expectedSize: options.size });
           if (declared && declared !== spooled.md5) throw new Md5MismatchError(declared, spooled.md5);
@@ -285,6 +286,12 @@ export class JottacloudStorage implements StorageProvider {
         throw this.writeFailure(e, place.path);
       } finally {
         await spooled?.dispose();
+        if (verifier && !verifier.writableFinished) {
+          // The upload stopped early: let the rest of the client's body drain instead of stalling it.
+          body.unpipe(verifier);
+          verifier.destroy();
+          body.resume();
+        }
       }
     });
   }

@@ -108,7 +108,8 @@ export interface StorageProvider {
    * Stores `body` at `path`, creating the file or writing a new revision (or, with `versions: replace`, swapping
    * the old one out only after the new content is complete). The promise resolves after the content is
    * committed; on any failure the previous content is still current. Missing parent → `ParentNotFound`;
-   * a folder at `path` → `IsAFolder`.
+   * a folder at `path` → `IsAFolder`. A failure found before the upload (parent, name, folder) leaves
+   * `body` unread: the caller drains or closes it.
    */
   write(path: string, body: Readable, options?: WriteOptions): Promise<Written>;
   /** Creates one folder. Existing entry → `AlreadyExists`; missing parent → `ParentNotFound`. */
