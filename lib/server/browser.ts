@@ -75,12 +75,14 @@ main{max-width:60rem;margin:0 auto;padding:1rem 1.5rem 3rem}
 nav.crumbs{font-size:1.1em;margin:.5rem 0 1rem;word-break:break-all}nav.crumbs a{color:var(--accent);text-decoration:none}
 nav.crumbs span.sep{color:var(--muted);margin:0 .35em}
 .quota{display:flex;align-items:center;gap:.75rem;color:var(--muted);font-size:.9em;margin-bottom:1rem}
-.quota meter{flex:1;max-width:20rem;height:.8rem}
+.quota meter{flex:1;max-width:20rem;height:1rem}
 table{width:100%;border-collapse:collapse}th{text-align:left;color:var(--muted);font-weight:600;font-size:.85em;border-bottom:1px solid var(--line);padding:.4rem .5rem}
 td{padding:.45rem .5rem;border-bottom:1px solid var(--line);vertical-align:middle}tr:hover td{background:var(--row)}
 td.size,th.size{text-align:right;white-space:nowrap}td.date{white-space:nowrap;color:var(--muted);font-size:.9em}
 td a{color:var(--fg);text-decoration:none}td a:hover{color:var(--accent);text-decoration:underline}
-.icon{display:inline-block;width:1.4em}.empty{color:var(--muted);padding:1.5rem .5rem}
+.icon{width:1.15em;height:1.15em;vertical-align:-.2em;margin-right:.5em}
+.fold{fill:#f4b63f}.doc{fill:var(--bg);stroke:var(--muted);stroke-width:1.3}.docfold{fill:none;stroke:var(--muted);stroke-width:1.3}
+.up{fill:none;stroke:var(--muted);stroke-width:1.6;stroke-linecap:round;stroke-linejoin:round}.empty{color:var(--muted);padding:1.5rem .5rem}
 .actions{display:flex;flex-wrap:wrap;gap:1.5rem;margin-top:1.5rem;padding-top:1rem;border-top:1px solid var(--line)}
 .actions form{display:flex;gap:.5rem;align-items:center}
 .actions input[type=text]{padding:.35rem .5rem;border:1px solid var(--line);border-radius:6px;background:var(--bg);color:var(--fg)}
@@ -88,6 +90,20 @@ button{padding:.35rem .9rem;border:0;border-radius:6px;background:var(--accent);
 .badge{display:inline-block;padding:.05rem .5rem;border-radius:999px;background:var(--row);border:1px solid var(--line);font-size:.8em}
 .error{padding:1rem;border:1px solid #d92d20;border-radius:8px}
 `;
+
+// Inline SVG (part of the document, so the CSP needs no image source; emoji fonts are missing on many servers).
+const svg = (body: string) => `<svg class="icon" viewBox="0 0 20 20" aria-hidden="true">${body}</svg>`;
+const icons = {
+  folder: svg('<path d="M2 5.5A1.5 1.5 0 0 1 3.5 4h4l2 2h7A1.5 1.5 0 0 1 18 7.5v7a1.5 1.5 0 0 1-1.5 1.5h-13A1.5 1.5 0 0 1 2 14.5z" class="fold"/>'),
+  file: svg('<path d="M5 2.5h6.5L15.5 6.5v11H5z" class="doc"/><path d="M11.5 2.5v4h4" class="docfold"/>'),
+  up: svg('<path d="M8 5 3.5 9.5 8 14M4 9.5h8.5a4 4 0 0 1 4 4V16" class="up"/>'),
+};
+
+/** Jottacloud keeps no time for folders; the storage layer reports those as the epoch. */
+function dateCell(d: Date): string {
+  if (d.getTime() <= 0) return '<td class="date">—</td>';
+  return `<td class="date"><time datetime="${d.toISOString()}">${shortDate(d)}</time></td>`;
+}
 
 function page(res: ServerResponse, status: number, title: string, body: string, user: AuthenticatedUser | null, tls: boolean, method = 'GET'): void {
   const nonce = randomBytes(16).toString('base64');
@@ -175,17 +191,17 @@ export class BrowserPage {
       const href = escapeHtml(hrefFor(e.path, e.kind === 'folder', basePath));
       const name = escapeHtml(e.name);
       if (e.kind === 'folder') {
-        return `<tr><td><span class="icon" aria-hidden="true">📁</span><a href="${href}">${name}/</a></td><td class="size">—</td><td class="date"><time datetime="${e.modified.toISOString()}">${shortDate(e.modified)}</time></td></tr>`;
+        return `<tr><td>${icons.folder}<a href="${href}">${name}/</a></td><td class="size">—</td>${dateCell(e.modified)}</tr>`;
       }
       return (
-        `<tr><td><span class="icon" aria-hidden="true">📄</span><a href="${href}" download="${name}">${name}</a></td>` +
-        `<td class="size" title="${e.size} bytes">${humanSize(e.size)}</td><td class="date"><time datetime="${e.modified.toISOString()}">${shortDate(e.modified)}</time></td></tr>`
+        `<tr><td>${icons.file}<a href="${href}" download="${name}">${name}</a></td>` +
+        `<td class="size" title="${e.size} bytes">${humanSize(e.size)}</td>${dateCell(e.modified)}</tr>`
       );
     });
     const parent =
       folder.path === '/'
         ? ''
-        : `<tr><td><span class="icon" aria-hidden="true">↩</span><a href="${escapeHtml(hrefFor(folder.path.slice(0, folder.path.lastIndexOf('/')) || '/', true, basePath))}">Parent folder</a></td><td class="size"></td><td class="date"></td></tr>`;
+        : `<tr><td>${icons.up}<a href="${escapeHtml(hrefFor(folder.path.slice(0, folder.path.lastIndexOf('/')) || '/', true, basePath))}">Parent folder</a></td><td class="size"></td><td class="date"></td></tr>`;
     const table =
       rows.length || parent
         ? `<table><thead><tr><th>Name</th><th class="size">Size</th><th>Modified</th></tr></thead><tbody>${parent}${rows.join('')}</tbody></table>` +
