@@ -175,7 +175,7 @@ export class JottacloudStorage implements StorageProvider {
     if (start > end) return Readable.from([]);
     try {
       const range = start > 0 || end < last ? { start, end } : undefined;
-      const dl = await this.client.download(this.loc(place, [...place.segments.slice(0, -1), found.stored]), { range, signal: options.signal });
+      const dl = await this.client.download(this.sibling(place, found.stored), { range, signal: options.signal });
       return dl.stream;
     } catch (e) {
       if (e instanceof NotFoundError) await this.cache.invalidate(place.path);
@@ -255,11 +255,10 @@ export class JottacloudStorage implements StorageProvider {
       }
 
       const replace = this.config.versions === 'replace' && existing?.kind === 'file';
-      const uploadName = replace ? hiddenName('tmp', stored) : stored;
-      const folderSegs = place.segments.slice(0, -1);
+      const uploadTo = this.sibling(place, replace ? hiddenName('tmp', stored) : stored);
       try {
         try {
-          await this.client.upload(this.loc(place, [...folderSegs, uploadName]), {
+          await this.client.upload(uploadTo, {
             size: upload.size,
             md5: upload.md5,
             created,
@@ -269,12 +268,12 @@ export class JottacloudStorage implements StorageProvider {
             signal: options.signal,
           });
         } catch (e) {
-          if (replace) await this.discard(this.loc(place, [...folderSegs, uploadName]));
+          if (replace) await this.discard(uploadTo);
           if (verifyError) throw verifyError;
           throw e;
         }
-        if (replace) await this.swap(place, this.loc(place, [...folderSegs, uploadName]), stored);
-        const entry = await this.reread(place, [...folderSegs, stored], parent, {
+        if (replace) await this.swap(place, uploadTo, stored);
+        const entry = await this.reread(place, this.sibling(place, stored).path, parent, {
           name: '', stored, kind: 'file', size: upload.size, md5: upload.md5, modified: modified.getTime(), created: created.getTime(),
         });
         return { entry: this.present(entry, place), created: !existing };
@@ -345,14 +344,12 @@ export class JottacloudStorage implements StorageProvider {
           return this.renameCase(src, entry, newName);
         }
         if (entry.kind === 'folder' && isInside(dst, src)) throw new Conflict(dst.path, 'cannot move a folder into itself');
-        const parent = await this.requireFolder(this.parentOf(dst), dst.path, options.signal);
-        const target = await this.lookup(dst, options.signal);
-        if (target && !options.overwrite) throw new AlreadyExists(dst.path, target.path);
-        const srcLoc = this.loc(src, [...src.segments.slice(0, -1), entry.stored]);
+        const { parent, target } = await this.destination(dst, options.overwrite, options.signal);
+        const srcLoc = this.sibling(src, entry.stored);
         try {
           let result: CachedEntry;
           if (entry.kind === 'file' && target?.kind === 'file') {
-            const dstLoc = this.loc(dst, [...dst.segments.slice(0, -1), target.stored]);
+            const dstLoc = this.sibling(dst, target.stored);
             if (this.config.versions === 'replace') await this.swap(dst, srcLoc, target.stored);
             else await this.settleFile(await this.client.move(srcLoc, dstLoc), dstLoc);
             result = await this.reread(dst, dstLoc.path, parent, { ...entry, name: '', stored: target.stored });
@@ -393,18 +390,16 @@ export class JottacloudStorage implements StorageProvider {
       if (!entry) throw new NotFound(srcPlace.path);
       if (pathKey(srcPlace.path) === pathKey(dst.path) && sameLocation(srcPlace, dst)) throw new Conflict(dst.path, 'source and destination are the same');
       if (entry.kind === 'folder' && isInside(dst, srcPlace)) throw new Conflict(dst.path, 'cannot copy a folder into itself');
-      const parent = await this.requireFolder(this.parentOf(dst), dst.path, options.signal);
-      const target = await this.lookup(dst, options.signal);
-      if (target && !options.overwrite) throw new AlreadyExists(dst.path, target.path);
-      const srcLoc = this.loc(srcPlace, [...srcPlace.segments.slice(0, -1), entry.stored]);
+      const { parent, target } = await this.destination(dst, options.overwrite, options.signal);
+      const srcLoc = this.sibling(srcPlace, entry.stored);
       try {
         let result: CachedEntry;
         if (entry.kind === 'file') {
           if (target?.kind === 'folder') await this.remove(dst, target, this.config.delete);
           const stored = target?.kind === 'file' ? target.stored : dst.segments[dst.segments.length - 1];
-          const dstLoc = this.loc(dst, [...dst.segments.slice(0, -1), stored]);
+          const dstLoc = this.sibling(dst, stored);
           if (target?.kind === 'file' && this.config.versions === 'replace') {
-            const tmp = this.loc(dst, [...dst.segments.slice(0, -1), hiddenName('tmp', stored)]);
+            const tmp = this.sibling(dst, hiddenName('tmp', stored));
             try {
               await this.settleFile(await this.client.copy(srcLoc, tmp), tmp);
             } catch (e) {
@@ -441,7 +436,7 @@ export class JottacloudStorage implements StorageProvider {
       const entry = await this.lookup(place, options.signal);
       if (!entry) throw new NotFound(place.path);
       if (entry.kind === 'folder' || !entry.md5) return this.present(entry, place);
-      const loc = this.loc(place, [...place.segments.slice(0, -1), entry.stored]);
+      const loc = this.sibling(place, entry.stored);
       try {
         // cphash with the file's own size and MD5: the content stays, only the times change.
         const file = await this.client.cphash(loc, {
@@ -629,9 +624,8 @@ export class JottacloudStorage implements StorageProvider {
    * place, and moved back if that fails.
    */
   private async swap(place: TreePlace, source: RemoteLocation & { path: string[] }, targetStored: string): Promise<void> {
-    const folderSegs = place.segments.slice(0, -1);
-    const targetLoc = this.loc(place, [...folderSegs, targetStored]);
-    const backupLoc = this.loc(place, [...folderSegs, hiddenName('old', targetStored)]);
+    const targetLoc = this.sibling(place, targetStored);
+    const backupLoc = this.sibling(place, hiddenName('old', targetStored));
     try {
       await this.client.move(targetLoc, backupLoc);
     } catch (e) {
@@ -698,7 +692,7 @@ export class JottacloudStorage implements StorageProvider {
   }
 
   private async remove(place: TreePlace, entry: CachedEntry, mode: 'trash' | 'hard'): Promise<void> {
-    const loc = this.loc(place, [...place.segments.slice(0, -1), entry.stored]);
+    const loc = this.sibling(place, entry.stored);
     try {
       if (entry.kind === 'file') await (mode === 'hard' ? this.client.deleteFile(loc) : this.client.trashFile(loc));
       else await (mode === 'hard' ? this.client.deleteFolder(loc) : this.client.trashFolder(loc));
@@ -716,15 +710,14 @@ export class JottacloudStorage implements StorageProvider {
 
   /** A rename that changes only the case of the last name. */
   private async renameCase(place: TreePlace, entry: CachedEntry, newStored: string): Promise<Written> {
-    const folderSegs = place.segments.slice(0, -1);
-    const from = this.loc(place, [...folderSegs, entry.stored]);
-    const to = this.loc(place, [...folderSegs, newStored]);
+    const from = this.sibling(place, entry.stored);
+    const to = this.sibling(place, newStored);
     const mv = (a: RemoteLocation, b: RemoteLocation) => (entry.kind === 'file' ? this.client.move(a, b) : this.client.moveFolder(a, b));
     try {
       const result = await mv(from, to);
       if (result.name !== newStored) {
         // The service kept the old spelling (it compares without case): go through a hidden name.
-        const via = this.loc(place, [...folderSegs, hiddenName('ren', newStored)]);
+        const via = this.sibling(place, hiddenName('ren', newStored));
         await mv(from, via);
         await mv(via, to);
       }
@@ -872,9 +865,7 @@ export class JottacloudStorage implements StorageProvider {
     const item = await this.trashItem(from, segs[0]);
     const source = { ...item.parent, path: [...item.parent.path, item.stored, ...segs.slice(1).map((s) => this.encodeName(s, from))] };
     return this.serial(dst.path, async () => {
-      const parent = await this.requireFolder(this.parentOf(dst), dst.path, options.signal);
-      const target = await this.lookup(dst, options.signal);
-      if (target && !options.overwrite) throw new AlreadyExists(dst.path, target.path);
+      const { parent, target } = await this.destination(dst, options.overwrite, options.signal);
       try {
         if (target) await this.remove(dst, target, this.config.delete);
         const dstLoc = this.loc(dst);
@@ -916,6 +907,19 @@ export class JottacloudStorage implements StorageProvider {
 
   private loc(place: TreePlace, segments: string[] = place.segments): RemoteLocation & { path: string[] } {
     return { device: place.device, mountpoint: place.mountpoint, path: segments };
+  }
+
+  /** The location of `stored` beside the place (same folder): the stored spelling of the last name. */
+  private sibling(place: TreePlace, stored: string): RemoteLocation & { path: string[] } {
+    return this.loc(place, [...place.segments.slice(0, -1), stored]);
+  }
+
+  /** The checks every move/copy/restore target goes through: the parent folder, and what is already there. */
+  private async destination(dst: TreePlace, overwrite: boolean, signal?: AbortSignal): Promise<{ parent: CachedEntry; target: CachedEntry | null }> {
+    const parent = await this.requireFolder(this.parentOf(dst), dst.path, signal);
+    const target = await this.lookup(dst, signal);
+    if (target && !overwrite) throw new AlreadyExists(dst.path, target.path);
+    return { parent, target };
   }
 
   private parentOf(place: TreePlace): Place {

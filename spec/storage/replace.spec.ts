@@ -25,6 +25,11 @@ describe('storage/replace mode', function () {
     const fresh = await h.openStorage();
     return readAll(fresh, path);
   }
+  /** The replacing write, which the injected fault must make fail. */
+  async function writeFails(): Promise<void> {
+    const err = await s.write('/d/doc.txt', body('new content')).then(() => undefined, (e: Error) => e);
+    expect(err, 'the write should have failed').to.be.instanceOf(Error);
+  }
   /** Names the service holds in /d, hidden ones included. */
   async function storedNames(): Promise<string[]> {
     return (await h.client.list('d')).files.filter((f) => !f.deleted).map((f) => f.name).sort();
@@ -47,20 +52,14 @@ describe('storage/replace mode', function () {
 
   it('failure of the upload itself: the old content stays', async () => {
     h.emulator.setFaults('status=500;path=/files/v1/allocate;count=1');
-    await s.write('/d/doc.txt', body('new content')).then(
-      () => expect.fail('should fail'),
-      () => undefined,
-    );
+    await writeFails();
     expect(await freshRead('/d/doc.txt')).to.equal('old content');
     expect(await storedNames()).to.deep.equal(['doc.txt']);
   });
 
   it('fault after the temporary upload (moving the old file aside fails): the old content stays, the temporary file goes', async () => {
     h.emulator.setFaults(`status=500;path=${jfs}/d/doc.txt;method=POST;count=1`);
-    await s.write('/d/doc.txt', body('new content')).then(
-      () => expect.fail('should fail'),
-      () => undefined,
-    );
+    await writeFails();
     expect(await readAll(s, '/d/doc.txt')).to.equal('old content');
     expect(await freshRead('/d/doc.txt')).to.equal('old content');
     expect(await storedNames()).to.deep.equal(['doc.txt']);
@@ -68,10 +67,7 @@ describe('storage/replace mode', function () {
 
   it('fault during the final move: the old file is moved back, the temporary file goes', async () => {
     h.emulator.setFaults(`status=500;path=${jfs}/d/.jottadav~tmp~;method=POST;count=1`);
-    await s.write('/d/doc.txt', body('new content')).then(
-      () => expect.fail('should fail'),
-      () => undefined,
-    );
+    await writeFails();
     expect(await readAll(s, '/d/doc.txt')).to.equal('old content');
     expect(await freshRead('/d/doc.txt')).to.equal('old content');
     expect(await storedNames()).to.deep.equal(['doc.txt']);
@@ -79,10 +75,7 @@ describe('storage/replace mode', function () {
 
   it('fault during the final move and the move back: the old content is hidden, and the next listing puts it back', async () => {
     h.emulator.setFaults(`status=500;path=${jfs}/d/.jottadav~tmp~;method=POST;count=1;status=500;path=${jfs}/d/.jottadav~old~;method=POST;count=1`);
-    await s.write('/d/doc.txt', body('new content')).then(
-      () => expect.fail('should fail'),
-      () => undefined,
-    );
+    await writeFails();
     h.emulator.setFaults(undefined);
     const fresh = await h.openStorage();
     expect((await fresh.list('/d')).map((e) => e.name)).to.deep.equal(['doc.txt']);
