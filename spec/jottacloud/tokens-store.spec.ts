@@ -60,12 +60,12 @@ describe('FileTokenStore', () => {
     this.timeout(60_000);
     const path = join(dir, 'tokens.json');
     const moduleUrl = pathToFileURL(join(import.meta.dirname, '..', '..', 'lib', 'jottacloud', 'tokens.js')).href;
-    // The child rewrites the store as fast as it can with large sets (so a kill often lands mid-write) and
-    // reports each completed write; the parent kills it at varying points.
+    // The child rewrites the store as fast as it can with large sets (writing one takes a few milliseconds,
+    // so a kill at a random moment often lands inside a write) and reports each completed write.
     const child = `
       import { FileTokenStore } from ${JSON.stringify(moduleUrl)};
       const store = new FileTokenStore(${JSON.stringify(path)});
-      const pad = 'x'.repeat(256 * 1024);
+      const pad = 'x'.repeat(4 * 1024 * 1024);
       for (let n = 1; ; n++) {
         const now = Date.now();
         await store.write({ kind: 'standard', service: 'jottacloud', tokenUrl: 'http://127.0.0.1:1/t', clientId: 'jottacli',
@@ -73,18 +73,18 @@ describe('FileTokenStore', () => {
           obtainedAt: new Date(now).toISOString(), expiresAt: new Date(now + 3600000).toISOString() });
         process.stdout.write('wrote ' + n + '\\n');
       }`;
-    for (let round = 0; round < 5; round++) {
+    for (let round = 0; round < 10; round++) {
       const proc = spawn(process.execPath, ['--input-type=module', '-e', child], { stdio: ['ignore', 'pipe', 'inherit'] });
       let written = 0;
-      const target = 3 + round * 4;
       await new Promise<void>((resolve) => {
         proc.stdout.on('data', (chunk: Buffer) => {
           const m = [...chunk.toString().matchAll(/wrote (\d+)/g)].pop();
-          if (m) written = Number(m[1]);
-          if (written >= target && proc.exitCode === null && !proc.killed) {
-            // Let the next write get under way, then kill without warning.
-            setImmediate(() => proc.kill('SIGKILL'));
+          if (!m) return;
+          if (written === 0) {
+            // The store exists now; kill without warning at some moment during the following writes.
+            setTimeout(() => proc.kill('SIGKILL'), 10 + Math.floor(Math.random() * 150));
           }
+          written = Number(m[1]);
         });
         proc.on('exit', () => resolve());
       });
