@@ -6,7 +6,7 @@
 // Read-only areas: the built-in device's views Latest, Links, Shared and Trash, the virtual levels
 // (root, devices) except for creating mountpoints on a backup device, and the trash view.
 import { decodeName, encodeName, joinPath, splitPath, type NameEncoding } from './names.js';
-import { InvalidName, ReadOnly } from './types.js';
+import { ReadOnly } from './types.js';
 
 export type RootMode = 'mountpoint' | 'device' | 'all';
 
@@ -106,11 +106,6 @@ export class Roots {
     if (place.kind !== 'tree') throw new ReadOnly(place.path, `cannot ${what} here: this level lists ${place.kind === 'root' ? 'devices or mountpoints' : 'mountpoints'}`);
     if (place.readOnly) throw new ReadOnly(place.path, `is in Jottacloud's read-only ${place.mountpoint} view`);
     return place;
-  }
-
-  /** Throws InvalidName for a trash-view name used as a target name (it is not a place to store). */
-  static notATarget(path: string): never {
-    throw new InvalidName(path, 'the trash view cannot hold new entries');
   }
 }
 

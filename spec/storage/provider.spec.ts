@@ -273,6 +273,33 @@ describe('storage/provider', function () {
     });
   });
 
+  describe('upload', () => {
+    it('skips sending the bytes when allocate answers COMPLETED (the service has this content)', async () => {
+      const data = Buffer.alloc(100_000, 3);
+      await s.write('/first', body(data));
+      h.resetCount();
+      await s.write('/second', body(data));
+      expect(h.requests.filter((r) => r.host === 'upload')).to.have.length(0);
+      expect((await buffer(await s.openRead('/second'))).equals(data)).to.equal(true);
+    });
+
+    it('resumes a cut upload from resume_pos, a bounded number of times', async () => {
+      const data = Buffer.alloc(3 * 1024 * 1024, 5);
+      h.emulator.setFaults('cut-upload=50%;count=1');
+      await s.write('/resumed', body(data));
+      h.emulator.setFaults(undefined);
+      expect(h.requests.filter((r) => r.host === 'upload').length).to.equal(2);
+      expect((await buffer(await (await h.openStorage()).openRead('/resumed'))).equals(data)).to.equal(true);
+      h.emulator.setFaults('cut-upload=10%');
+      const bounded = await h.openStorage({ uploadResumeAttempts: 2 });
+      h.resetCount();
+      // other bytes, or deduplication would complete it without an upload
+      expect(await rejects(bounded.write('/never', body(Buffer.alloc(data.length, 6))))).to.be.instanceOf(Error);
+      expect(h.requests.filter((r) => r.host === 'upload').length).to.equal(3);
+      h.emulator.setFaults(undefined);
+    });
+  });
+
   describe('checksums', () => {
     it('takes a client MD5 (hex or base64) without spooling, and fails on a mismatch keeping the old content', async () => {
       await s.write('/m', body('old'));
