@@ -67,6 +67,7 @@ export function buildProgram(): Command {
 
   program
     .command('login')
+    .summary('Sign in to Jottacloud and save the account and its token set.')
     .description(
       'Sign in to Jottacloud, choose the device and mountpoint, and save the account and its token set.\n' +
         'Without flags it asks step by step; scripts pass --token (or --kind/--service, --username/--password).',
@@ -75,7 +76,8 @@ export function buildProgram(): Command {
     .option('--token <token>', 'personal login token (standard; Settings → Security in the web UI; works once)')
     .addOption(new Option('--service <key>', 'white-label service for the browser sign-in (whitelabel)').choices(serviceKeys()))
     .option('--username <name>', 'user name / e-mail (legacy)')
-    .option('--password <password>', 'password (legacy; asked when omitted)')
+    .option('--password <password>', 'password (legacy; asked when omitted; visible to other local users in the process list)')
+    .option('--password-stdin', 'read the password from the first line of standard input (legacy)')
     .option('--otp <code>', 'SMS verification code (legacy two-factor; from an earlier attempt)')
     .option('--register', 'register a client for this machine first (legacy)')
     .option('--browser-timeout <seconds>', 'how long to wait for the browser (whitelabel)', integer('--browser-timeout', 1, 3600), 300)

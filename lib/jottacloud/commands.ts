@@ -37,6 +37,7 @@ export interface LoginCliOptions {
   service?: string;
   username?: string;
   password?: string;
+  passwordStdin?: boolean;
   otp?: string;
   register?: boolean;
   browserTimeout?: number;
@@ -273,7 +274,8 @@ async function signIn(ctx: AuthContext, opts: LoginCliOptions, ask: Asker | unde
     case 'legacy': {
       const username = opts.username ?? (ask ? await ask.input('User name (e-mail address):') : undefined);
       if (!username) throw new CommandError('Pass the user name with --username.');
-      const password = opts.password ?? (ask ? await ask.password('Password (used once, not saved):') : undefined);
+      const password =
+        opts.password ?? (opts.passwordStdin ? await firstLineOfStdin() : ask ? await ask.password('Password (used once, not saved):') : undefined);
       if (!password) throw new CommandError('Pass the password with --password.');
       const register = opts.register ?? (ask && !opts.username ? await ask.confirm('Register a client for this machine (recommended when you use several machines)?', false) : false);
       const client = register ? await registerLegacyClient(ctx) : undefined;
@@ -388,6 +390,12 @@ export async function runLogin(opts: LoginCliOptions): Promise<void> {
   print(`Signed in as ${customer.username}${customer.email ? ` <${customer.email}>` : ''}; serving ${device}/${mountpoint}.`);
   print(`Config: ${path}`);
   print(`Tokens: ${store.location}`);
+}
+
+async function firstLineOfStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
 }
 
 function isPromptExit(err: unknown): boolean {

@@ -30,12 +30,13 @@ function userEnv(home: string): NodeJS.ProcessEnv {
   return env;
 }
 
-function jottadav(home: string, args: string[]): Promise<Run> {
+function jottadav(home: string, args: string[], input?: string): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { env: userEnv(home), timeout: 60_000 }, (err, stdout, stderr) => {
+    const child = execFile(process.execPath, [cli, ...args], { env: userEnv(home), timeout: 60_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
+    child.stdin?.end(input ?? '');
   });
 }
 
@@ -233,6 +234,9 @@ describe('jottadav account commands (child processes)', function () {
     const bad = await jottadav(home, ['login', '--kind', 'legacy', '--username', emu.user, '--password', 'wrong-pass-123', '--endpoints', emu.url]);
     expectOneLineFailure(bad);
     expect(bad.stderr).to.not.include('wrong-pass-123');
+    // The password can come on standard input instead of the command line (where `ps` shows it).
+    const piped = await jottadav(home, ['login', '--kind', 'legacy', '--username', emu.user, '--password-stdin', '--endpoints', emu.url], `${emu.auth.legacyPassword}\n`);
+    expect(piped.code, piped.stderr).to.equal(0);
   });
 
   it('login --kind whitelabel --service prints the address to open and finishes when the browser comes back', async () => {
