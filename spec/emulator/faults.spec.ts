@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { FaultSpecError, parseFaults } from '../../lib/emulator/faults.js';
-import { accessToken, withEmulator } from '../helpers/emulator.js';
+import { accessToken, login, withEmulator } from '../helpers/emulator.js';
 import { Client, md5, parser, rawRequest } from './support.js';
 
 describe('emulator: faults', () => {
@@ -103,6 +103,18 @@ describe('emulator: faults', () => {
       const fresh = new Client(ctx.emu, await accessToken(ctx.emu));
       expect((await fresh.fetch(fresh.p())).status, 'fires once').to.equal(200);
       ctx.token = fresh.token;
+    });
+
+    it('revoke-refresh makes the next refresh answer invalid_grant', async () => {
+      const set = await login(ctx.emu);
+      ctx.emu.setFaults('revoke-refresh');
+      const res = await fetch(`${ctx.emu.url}/auth/realms/jottacloud/protocol/openid-connect/token`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: set.refresh_token, client_id: 'jottacli' }).toString(),
+      });
+      expect(res.status).to.equal(400);
+      expect(((await res.json()) as { error: string }).error).to.equal('invalid_grant');
     });
 
     it('switches faults at run time through the admin route, refuses bad specs, and clears with DELETE', async () => {
