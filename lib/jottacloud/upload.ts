@@ -39,7 +39,7 @@ export interface UploadOptions {
    */
   body: Buffer | BodySource | Readable;
   conflictHandler?: ConflictHandler;
-  /** Upload POSTs at most (default 6: the first plus five resumes). */
+  /** Upload POSTs at most (default: as many tries as the pacer gives any call, 1 + maxRetries). */
   maxAttempts?: number;
   signal?: AbortSignal;
   /** Told about every allocate answer (e.g. to watch `resume_pos`). */
@@ -50,7 +50,7 @@ export async function uploadFile(client: JottacloudClient, loc: Location, option
   const ctx: ErrorContext = { operation: 'upload', path: displayPath(loc) };
   const pacer = client.pacer;
   const md5 = options.md5.toLowerCase();
-  const maxAttempts = options.maxAttempts ?? 6;
+  const maxAttempts = options.maxAttempts ?? pacer.maxRetries + 1;
   const resumedFrom: number[] = [];
   let singleStreamUsed = false;
   let lastError: JottacloudError | undefined;
