@@ -65,7 +65,8 @@ async function consume(body: AsyncIterable<Buffer>, onChunk: (b: Buffer) => Prom
 
 export class MemoryBlobStore implements BlobStore {
   private readonly blobs = new Map<string, Buffer>();
-  private readonly partials = new Map<string, Buffer[]>();
+  /** Partial uploads as the chunks that came, with their total, so appending a piece copies nothing. */
+  private readonly partials = new Map<string, { chunks: Buffer[]; size: number }>();
   private readonly hashes = new HashStates();
 
   read(md5: string, start: number, endInclusive: number): Readable {
@@ -73,40 +74,49 @@ export class MemoryBlobStore implements BlobStore {
     return Readable.from([b.subarray(start, endInclusive + 1)]);
   }
 
-  private partial(uploadId: string): Buffer {
-    return Buffer.concat(this.partials.get(uploadId) ?? []);
+  private partial(uploadId: string): { chunks: Buffer[]; size: number } {
+    let p = this.partials.get(uploadId);
+    if (!p) {
+      p = { chunks: [], size: 0 };
+      this.partials.set(uploadId, p);
+    }
+    return p;
   }
 
   async partialSize(uploadId: string): Promise<number> {
-    return (this.partials.get(uploadId) ?? []).reduce((n, b) => n + b.length, 0);
+    return this.partials.get(uploadId)?.size ?? 0;
   }
 
   async append(uploadId: string, start: number, body: AsyncIterable<Buffer>): Promise<AppendResult> {
-    const existing = this.partial(uploadId).subarray(0, start);
-    const parts = [existing];
-    this.partials.set(uploadId, parts);
+    const p = this.partial(uploadId);
+    if (p.size > start) {
+      p.chunks = [Buffer.concat(p.chunks).subarray(0, start)];
+      p.size = start;
+    }
+    const prefix = p.chunks;
     const state = await this.hashes.at(uploadId, start, async function* () {
-      yield existing;
+      yield* prefix;
     });
     const ended = await consume(body, (chunk) => {
-      parts.push(chunk);
+      p.chunks.push(chunk);
+      p.size += chunk.length;
       state.hash.update(chunk);
       state.bytes += chunk.length;
     });
-    return { size: await this.partialSize(uploadId), ended };
+    return { size: p.size, ended };
   }
 
   async partialMd5(uploadId: string): Promise<string> {
-    const size = await this.partialSize(uploadId);
-    const partial = this.partial(uploadId);
-    const state = await this.hashes.at(uploadId, size, async function* () {
-      yield partial;
+    const p = this.partial(uploadId);
+    const prefix = p.chunks;
+    const state = await this.hashes.at(uploadId, p.size, async function* () {
+      yield* prefix;
     });
     return state.hash.copy().digest('hex');
   }
 
   async commit(uploadId: string, md5: string): Promise<void> {
-    if (!this.blobs.has(md5)) this.blobs.set(md5, this.partial(uploadId));
+    if (!this.blobs.has(md5)) this.blobs.set(md5, Buffer.concat(this.partial(uploadId).chunks));
     await this.discard(uploadId);
   }
 
