@@ -12,6 +12,7 @@ import { createHttpClient } from './http.js';
 import type { Endpoints } from './endpoints.js';
 import type { AccessTokenSource } from './token-source.js';
 import {
+  AbortedError,
   JottacloudError,
   NotFoundError,
   UnexpectedResponseError,
@@ -332,7 +333,7 @@ export class JottacloudClient {
     const contentRange = res.headers['content-range'];
     const total = contentRange ? toInt(/\/(\d+)\s*$/.exec(contentRange)?.[1]) : res.status === 200 ? contentLength : undefined;
     return {
-      stream: guardBody(res.data, ctx),
+      stream: guardBody(res.data, ctx, options.signal),
       status: res.status,
       contentLength,
       contentRange,
@@ -578,15 +579,22 @@ function toInt(v: string | undefined): number | undefined {
  * library raises mid-body reaches the consumer as a typed JottacloudError (never an object that holds
  * the request headers), and (b) destroying the returned stream destroys the response and frees the socket.
  */
-export function guardBody(source: Readable, ctx: ErrorContext): Readable {
+export function guardBody(source: Readable, ctx: ErrorContext, signal?: AbortSignal): Readable {
   const out = new PassThrough();
-  source.on('error', (e) => out.destroy(e instanceof JottacloudError ? e : networkError(e, ctx)));
+  const fail = (e: unknown) => {
+    if (out.destroyed) return;
+    if (signal?.aborted) out.destroy(new AbortedError('aborted', { ...ctx, status: 0 }));
+    else out.destroy(e instanceof JottacloudError ? e : networkError(e, ctx));
+  };
+  source.on('error', fail);
   source.on('close', () => {
-    if (!source.readableEnded && !out.destroyed) {
-      out.destroy(networkError(new Error('connection closed before the end of the body'), ctx));
-    }
+    if (!source.readableEnded) fail(new Error('connection closed before the end of the body'));
   });
+  // Aborting must stop the body even when the HTTP library has already handed it over.
+  const onAbort = () => fail(new Error('aborted'));
+  signal?.addEventListener('abort', onAbort, { once: true });
   out.on('close', () => {
+    signal?.removeEventListener('abort', onAbort);
     if (!source.destroyed) source.destroy();
   });
   source.pipe(out);

@@ -233,7 +233,8 @@ describe('JottacloudClient against the emulator', () => {
       d.stream.pause();
       during.abort();
       const e = await failed;
-      expect(e).to.be.instanceOf(JottacloudError);
+      expect(e).to.be.instanceOf(AbortedError);
+      expect((e as AbortedError).path).to.equal('/Jotta/Archive/dl/blob.bin');
     });
   });
 
