@@ -377,12 +377,8 @@ export class JottacloudClient {
       expectRoot(root, ['file'], ctx);
       return fileFromNode(node);
     } catch (e) {
-      // Quirk (rclone issues #2655, #4295): a `mv` repeated after a lost answer finds its source gone —
-      // because the first attempt did move it. When the destination is there, the move happened.
-      if (e instanceof NotFoundError && e.attempts > 1) {
-        const there = await this.metadata(locationArg(dst)).catch(() => undefined);
-        if (there?.kind === 'file' && !there.deleted) return there;
-      }
+      const there = await this.movedAfterAll(e, dst);
+      if (there?.kind === 'file') return there;
       throw e;
     }
   }
@@ -403,13 +399,21 @@ export class JottacloudClient {
       expectRoot(root, ['folder', 'mountPoint'], ctx);
       return folderFromNode(root, node);
     } catch (e) {
-      // Same quirk as `move`: a repeated mvDir whose first attempt succeeded answers 404 for the source.
-      if (e instanceof NotFoundError && e.attempts > 1) {
-        const there = await this.metadata(locationArg(dst)).catch(() => undefined);
-        if (there && there.kind !== 'file' && !there.deleted) return there;
-      }
+      const there = await this.movedAfterAll(e, dst);
+      if (there && there.kind !== 'file') return there;
       throw e;
     }
+  }
+
+  /**
+   * Quirk (protocol notes; rclone issues #2655, #4295): a `mv`/`mvDir` repeated after a lost answer finds
+   * its source gone — because the first attempt did move it — and answers 404 "source does not exist".
+   * After such a retried 404, the destination (live, not in trash) is what the move produced.
+   */
+  private async movedAfterAll(e: unknown, dst: Location): Promise<File | Folder | undefined> {
+    if (!(e instanceof NotFoundError) || e.attempts <= 1) return undefined;
+    const there = await this.metadata(locationArg(dst)).catch(() => undefined);
+    return there && !there.deleted ? there : undefined;
   }
 
   /** Server-side copy of a file (`cp`). The copy may come back flagged `deleted` when the target path is in trash (see the protocol notes); check `deleted`. */

@@ -92,28 +92,18 @@ export class QuotaExceededError extends JottacloudError {}
 export class UnauthorizedError extends JottacloudError {}
 /** 403: the account may not do this (e.g. a read-only view or a locked account). */
 export class AccessDeniedError extends JottacloudError {}
-export class RateLimitedError extends JottacloudError {
+/** Failures worth trying again later. */
+export class TransientError extends JottacloudError {
   override get transient(): boolean {
     return true;
   }
 }
-export class ServerError extends JottacloudError {
-  override get transient(): boolean {
-    return true;
-  }
-}
+export class RateLimitedError extends TransientError {}
+export class ServerError extends TransientError {}
 /** No answer at all: connection refused/reset, DNS, timeout. */
-export class NetworkError extends JottacloudError {
-  override get transient(): boolean {
-    return true;
-  }
-}
+export class NetworkError extends TransientError {}
 /** 420 `IncompleteUploadOpenApiException`: the upload stopped before the last byte; the bytes so far are kept. */
-export class IncompleteUploadError extends JottacloudError {
-  override get transient(): boolean {
-    return true;
-  }
-}
+export class IncompleteUploadError extends TransientError {}
 /** 421 `CorruptUploadOpenApiException` (or our own check): the bytes did not match the MD5 given at allocate. */
 export class CorruptUploadError extends JottacloudError {}
 export class RangeNotSatisfiableError extends JottacloudError {}
