@@ -529,7 +529,10 @@ export class JottacloudClient {
     return { folders: r.folders ?? 0, files: r.files ?? 0 };
   }
 
-  /** Allocate + upload, resuming after cuts; see `upload.ts`. */
+  /**
+   * Allocate + upload, resuming after cuts; see `upload.ts`. The answer has no service times: read
+   * `fileInfo` afterwards for created/updated (the service keeps `modified` as sent, to the second).
+   */
   async upload(p: PathArg, options: UploadOptions): Promise<UploadResult> {
     const loc = this.locate(p);
     return uploadFile(this, loc, options);
