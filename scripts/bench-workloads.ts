@@ -74,6 +74,8 @@ export interface BenchTarget {
 
 export interface BenchContext {
   plan: Plan;
+  /** The workloads this run does (0–6); seeding makes only what they read. */
+  workloads: Set<number>;
   targets: BenchTarget[];
   emu: EmulatorProcess;
   /** Plain API client of the harness: seeding, "is it stored yet?", clean-up. Its own requests are not counted. */
@@ -214,35 +216,42 @@ export function treeLayout(entries: number, folders: number): { folders: string[
 
 export async function seed(ctx: BenchContext): Promise<void> {
   const { plan } = ctx;
+  const wants = (n: number) => ctx.workloads.has(n);
   const t0 = performance.now();
   const small: string[] = [];
-  for (const n of plan.folderSizes) {
-    for (let c = 0; c < plan.coldRepeats(n); c++) {
-      for (let i = 0; i < n; i++) small.push(`${flatFolder(n, c)}/file-${String(i).padStart(5, '0')}.txt`);
+  if (wants(1)) {
+    for (const n of plan.folderSizes) {
+      for (let c = 0; c < plan.coldRepeats(n); c++) {
+        for (let i = 0; i < n; i++) small.push(`${flatFolder(n, c)}/file-${String(i).padStart(5, '0')}.txt`);
+      }
     }
   }
-  for (let c = 0; c < plan.tree.repeats; c++) {
-    const { folders, files } = treeLayout(plan.tree.entries, plan.tree.folders);
-    // Folders holding no file need a mkDir of their own; allocate creates the parents of a file.
-    const withFiles = new Set(files.map((f) => f.slice(0, f.lastIndexOf('/'))));
-    await pool(folders.length, plan.seedConcurrency, async (i) => {
-      if (!withFiles.has(folders[i])) await ctx.admin.mkdir(`${treeRoot(ctx, c)}/${folders[i]}`);
-    });
-    for (const f of files) small.push(`${treeRoot(ctx, c)}/${f}`);
+  if (wants(2)) {
+    for (let c = 0; c < plan.tree.repeats; c++) {
+      const { folders, files } = treeLayout(plan.tree.entries, plan.tree.folders);
+      // Folders holding no file need a mkDir of their own; allocate creates the parents of a file.
+      const withFiles = new Set(files.map((f) => f.slice(0, f.lastIndexOf('/'))));
+      await pool(folders.length, plan.seedConcurrency, async (i) => {
+        if (!withFiles.has(folders[i])) await ctx.admin.mkdir(`${treeRoot(ctx, c)}/${folders[i]}`);
+      });
+      for (const f of files) small.push(`${treeRoot(ctx, c)}/${f}`);
+    }
   }
   for (let i = 0; i < 20; i++) small.push(`${SEED}/warm-up/file-${i}.txt`);
   ctx.log(`seeding ${small.length} listing entries…`);
   await seedFiles(ctx, small, 4 * KiB, 'seed-listing');
-  const photos: string[] = [];
-  for (let c = 0; c < plan.session.repeats; c++) {
-    for (let i = 0; i < plan.session.photos; i++) photos.push(`${SEED}/photos-${c}/IMG_${String(i).padStart(4, '0')}.jpg`);
+  if (wants(6)) {
+    const photos: string[] = [];
+    for (let c = 0; c < plan.session.repeats; c++) {
+      for (let i = 0; i < plan.session.photos; i++) photos.push(`${SEED}/photos-${c}/IMG_${String(i).padStart(4, '0')}.jpg`);
+    }
+    await seedFiles(ctx, photos, plan.session.photoSize, 'seed-photo');
   }
-  await seedFiles(ctx, photos, plan.session.photoSize, 'seed-photo');
-  ctx.log(`seeding the ${formatSize(plan.get.size)} and ${formatSize(plan.range.size)} files…`);
-  for (const [path, size] of [
-    [`${SEED}/get-${plan.get.size}.bin`, plan.get.size],
-    [`${SEED}/range-${plan.range.size}.bin`, plan.range.size],
-  ] as const) {
+  // The GET file is also what the warm-up reads from, so it is always there.
+  const big: [string, number][] = [[`${SEED}/get-${plan.get.size}.bin`, plan.get.size]];
+  if (wants(3)) big.push([`${SEED}/range-${plan.range.size}.bin`, plan.range.size]);
+  ctx.log(`seeding ${big.map(([, n]) => formatSize(n)).join(' and ')}…`);
+  for (const [path, size] of big) {
     const md5 = await bodyMd5(size, path);
     await ctx.admin.write(path, size, path, { md5 });
   }

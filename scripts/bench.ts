@@ -172,6 +172,7 @@ async function main(): Promise<void> {
     const admin = await startDirect({ name: 'admin', emu, concurrency: plan.seedConcurrency });
     const ctx: BenchContext = {
       plan,
+      workloads: new Set(opts.workloads),
       targets: [],
       emu,
       admin: admin.side,
