@@ -136,7 +136,7 @@ export class DavRequest {
       path = decoded.path;
     }
     const entry = await this.stat(path);
-    return { etag: entry?.etag ?? etagOf(entry), lockTokens: this.shared.locks.covering(path).map((l) => l.token) };
+    return { etag: etagOf(entry), lockTokens: this.shared.locks.covering(path).map((l) => l.token) };
   }
 
   /**

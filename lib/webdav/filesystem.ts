@@ -8,7 +8,7 @@ import webdavServer from 'webdav-server';
 import type { v2 as V2 } from 'webdav-server';
 import type { Entry, StorageProvider } from '../storage/types.js';
 import { isStorageError } from '../storage/types.js';
-import type { DavRequest } from './context.js';
+import { etagOf, type DavRequest } from './context.js';
 
 const { v2 } = webdavServer;
 type Path = V2.Path;
@@ -97,7 +97,7 @@ export class JottaFileSystem extends v2.FileSystem {
   }
 
   protected override _etag(path: Path, info: V2.ETagInfo, callback: ReturnCallback<string>): void {
-    this.entry(path, info.context, (e, entry) => callback(e, entry ? (entry.etag ?? (entry.md5 ? `"${entry.md5}"` : undefined)) : undefined));
+    this.entry(path, info.context, (e, entry) => callback(e, etagOf(entry)));
   }
 
   protected override _mimeType(path: Path, info: V2.MimeTypeInfo, callback: ReturnCallback<string>): void {

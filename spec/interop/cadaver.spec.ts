@@ -1,28 +1,16 @@
 // cadaver (Debian's, neon-based) scripted against `jottadav serve` over the embedded emulator: one session
 // of put, get, mkcol, move, copy, lock, discover, unlock, propset/propget, rm — each step must report
 // success, the downloaded bytes must match, and the server's PID must be alive afterwards.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { requireTool } from '../helpers/tools.js';
-import { startServe, type ServeProcess } from './webdav-client-serve.js';
+import { runTool, startServe, type ServeProcess } from './webdav-client-serve.js';
 
-function cadaver(url: string, home: string, script: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('cadaver', [url], { cwd: home, env: { PATH: process.env.PATH, HOME: home }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', () => {
-      clearTimeout(timer);
-      resolve(out);
-    });
-    child.stdin.end(script);
-  });
+async function cadaver(url: string, home: string, script: string): Promise<string> {
+  const { out } = await runTool('cadaver', [url], { cwd: home, env: { PATH: process.env.PATH, HOME: home }, stdin: script, timeoutMs: 120_000 });
+  return out;
 }
 
 describe('interop: cadaver against jottadav serve', function () {

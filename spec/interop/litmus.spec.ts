@@ -2,13 +2,12 @@
 // its own, the pass count per suite printed, the server's PID checked alive after each suite, and the
 // whole round run twice (the second round starts from what the first left behind). Target and
 // expectation: 100 % with no warnings.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { requireTool } from '../helpers/tools.js';
-import { startServe, type ServeProcess } from './webdav-client-serve.js';
+import { runTool, startServe, type ServeProcess } from './webdav-client-serve.js';
 
 const SUITES = ['basic', 'copymove', 'props', 'locks', 'http'] as const;
 
@@ -21,27 +20,17 @@ interface SuiteResult {
   output: string;
 }
 
-function runLitmus(url: string, user: string, pass: string, suite: string, cwd: string): Promise<SuiteResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('litmus', [url, user, pass], { cwd, env: { PATH: process.env.PATH, TESTS: suite }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
-    child.on('error', reject);
-    child.on('close', () => {
-      clearTimeout(timer);
-      const m = /summary for `[^']+': of (\d+) tests run: (\d+) passed, (\d+) failed/.exec(out);
-      resolve({
-        run: m ? Number(m[1]) : 0,
-        passed: m ? Number(m[2]) : 0,
-        failed: m ? Number(m[3]) : 0,
-        warnings: out.split('\n').filter((l) => /WARNING/.test(l)),
-        failures: out.split('\n').filter((l) => /FAIL/.test(l)),
-        output: out,
-      });
-    });
-  });
+async function runLitmus(url: string, user: string, pass: string, suite: string, cwd: string): Promise<SuiteResult> {
+  const { out } = await runTool('litmus', [url, user, pass], { cwd, env: { PATH: process.env.PATH, TESTS: suite }, timeoutMs: 240_000 });
+  const m = /summary for `[^']+': of (\d+) tests run: (\d+) passed, (\d+) failed/.exec(out);
+  return {
+    run: m ? Number(m[1]) : 0,
+    passed: m ? Number(m[2]) : 0,
+    failed: m ? Number(m[3]) : 0,
+    warnings: out.split('\n').filter((l) => /WARNING/.test(l)),
+    failures: out.split('\n').filter((l) => /FAIL/.test(l)),
+    output: out,
+  };
 }
 
 describe('interop: litmus against jottadav serve', function () {

@@ -1,28 +1,17 @@
 // rclone's webdav backend (vendor `other`, Debian's rclone) against `jottadav serve` over the embedded
 // emulator: `copy` of a 1,000+-file tree up, `check` with 0 differences, `copy` down and a byte-for-byte
 // compare, `moveto`, `purge` — the server's PID checked after each step.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { expect } from 'chai';
 import { requireTool } from '../helpers/tools.js';
-import { startServe, type ServeProcess } from './webdav-client-serve.js';
+import { runTool, startServe, type ServeProcess } from './webdav-client-serve.js';
 
 function rclone(env: NodeJS.ProcessEnv, args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('rclone', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, out });
-    });
-  });
+  return runTool('rclone', args, { env });
 }
 
 /** Relative path → MD5 of every file below `dir`. */

@@ -81,3 +81,24 @@ export async function startServe(opts: { basePath?: string; args?: string[] } = 
     },
   };
 }
+
+/** Runs an external client to completion, collecting stdout and stderr; killed after `timeoutMs`. */
+export function runTool(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; stdin?: string; timeoutMs?: number } = {},
+): Promise<{ code: number; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? { PATH: process.env.PATH }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, out });
+    });
+    child.stdin?.end(opts.stdin ?? '');
+  });
+}

@@ -30,6 +30,15 @@ function raw(h: Harness, text: string): Promise<string> {
   });
 }
 
+async function lockFile(h: Harness): Promise<string> {
+  const lock = await dav(h, {
+    method: 'LOCK',
+    path: '/f.txt',
+    body: '<D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>',
+  });
+  return /<([^>]+)>/.exec(lock.headers['lock-token'] as string)?.[1] as string;
+}
+
 describe('webdav: requests that must not crash the process', function () {
   let storage: MemoryStorage;
   let h: Harness;
@@ -51,24 +60,14 @@ describe('webdav: requests that must not crash the process', function () {
   });
 
   it('PUT with an untagged If list naming a corrupt token (webdav-server died in IfParser/getFileSystemSync)', async () => {
-    const lock = await dav(h, {
-      method: 'LOCK',
-      path: '/f.txt',
-      body: '<D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>',
-    });
-    const token = /<([^>]+)>/.exec(lock.headers['lock-token'] as string)?.[1];
+    const token = await lockFile(h);
     const r = await dav(h, { method: 'PUT', path: '/f.txt', body: 'x', headers: { If: `(<${token}x>) (Not <DAV:no-lock>)` } });
     expect(r.status).to.equal(423);
     await stillAlive(h);
   });
 
   it("Windows' PROPPATCH of Win32 times with an untagged If: (<token>) (killed webdav-server)", async () => {
-    const lock = await dav(h, {
-      method: 'LOCK',
-      path: '/f.txt',
-      body: '<D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>',
-    });
-    const token = /<([^>]+)>/.exec(lock.headers['lock-token'] as string)?.[1];
+    const token = await lockFile(h);
     const r = await dav(h, {
       method: 'PROPPATCH',
       path: '/f.txt',

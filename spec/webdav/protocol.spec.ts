@@ -384,6 +384,7 @@ describe('webdav: protocol', function () {
         const r = await dav(h, { method: 'PROPFIND', path, headers: { Depth: '0' } });
         expect(r.status, path).to.equal(207);
         expect(tagValues(r.body, 'href')).to.deep.equal(['/dav/dir/']);
+        if (!path.endsWith('/')) expect(r.headers['content-location']).to.equal('/dav/dir/');
       }
       const g = await dav(h, { method: 'GET', path: '/dav/dir' });
       expect(g.status).to.equal(200);

@@ -6,7 +6,7 @@ import { etagOf } from '../context.js';
 import { announcesBody, readBody } from '../body.js';
 import { DavError } from '../errors.js';
 import { decodeDestination, isWithin, pathKey } from '../paths.js';
-import { isMacMetadata } from './put.js';
+import { declaredMtime, isMacMetadata } from './put.js';
 
 export async function handleMkcol(ctx: DavRequest): Promise<void> {
   ctx.assertMayWrite();
@@ -84,8 +84,7 @@ export async function handleCopyMove(ctx: DavRequest): Promise<void> {
   if (target && !overwrite) throw new DavError(412, `${destination} already exists and Overwrite is F`);
   ctx.assertUnlocked(destination, { deep: !!target, members: true });
 
-  const mtime = ctx.header('x-oc-mtime');
-  const modified = mtime !== undefined && /^\d+(\.\d+)?$/.test(mtime.trim()) ? new Date(Math.floor(Number(mtime)) * 1000) : undefined;
+  const modified = declaredMtime(ctx);
 
   let created: boolean;
   let destPath: string;

@@ -60,6 +60,9 @@ export async function handlePropfind(ctx: DavRequest): Promise<void> {
   if (!entry || (ctx.shared.ignoreMacMetadata && isMacMetadata(ctx.path))) throw new DavError(404, `${ctx.path}: no such file or folder`);
   await ctx.checkIfHeader();
 
+  // RFC 4918 §5.2: answer the un-slashed folder URL directly (Windows and KIO do not follow redirects)
+  // and name the canonical one
+  if (entry.kind === 'folder' && !ctx.trailingSlash && entry.path !== '/') ctx.res.setHeader('Content-Location', ctx.href(entry.path, true));
   const entries: Entry[] = [entry];
   if (depth === 1 && entry.kind === 'folder') {
     const children = await ctx.storage.list(entry.path, { signal: ctx.signal });

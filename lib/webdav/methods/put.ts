@@ -32,8 +32,7 @@ export async function handlePut(ctx: DavRequest): Promise<void> {
 
   const size = declaredSize(ctx);
   const md5 = declaredMd5(ctx);
-  const mtime = ctx.header('x-oc-mtime');
-  const modified = mtime !== undefined && /^\d+(\.\d+)?$/.test(mtime.trim()) ? new Date(Math.floor(Number(mtime)) * 1000) : undefined;
+  const modified = declaredMtime(ctx);
 
   if (ctx.shared.ignoreMacMetadata && isMacMetadata(ctx.path)) {
     // kept out of Jottacloud on purpose: swallow the body and let Finder believe it was stored
@@ -63,6 +62,12 @@ export async function handlePut(ctx: DavRequest): Promise<void> {
   if (modified) res.setHeader('X-OC-Mtime', 'accepted');
   res.setHeader('Content-Length', 0);
   res.end();
+}
+
+/** `X-OC-Mtime` (Unix seconds; ownCloud clients and rclone send it on PUT, COPY and MOVE). */
+export function declaredMtime(ctx: DavRequest): Date | undefined {
+  const mtime = ctx.header('x-oc-mtime')?.trim();
+  return mtime !== undefined && /^\d+(\.\d+)?$/.test(mtime) ? new Date(Math.floor(Number(mtime)) * 1000) : undefined;
 }
 
 /** Content-Length, or Finder's X-Expected-Entity-Length for a chunked body. */
