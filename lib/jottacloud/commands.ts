@@ -16,7 +16,8 @@ import {
   type AuthContext,
   type TokenSet,
 } from './auth/index.js';
-import { FileTokenStore, TokenManager } from './tokens.js';
+import { TokenManager, type TokenStore } from './tokens.js';
+import { openTokenStore } from './token-store-redis.js';
 import { DEFAULT_DEVICE, DEFAULT_MOUNTPOINT, JottacloudClient } from './client.js';
 
 export interface AccountCliOptions {
@@ -67,19 +68,32 @@ interface OpenAccount {
   endpoints: Endpoints;
   tokens: TokenManager;
   api: JottacloudClient;
+  /** Closes the token store's connection (Redis); the command must call it when done. */
+  close(): Promise<void>;
 }
 
 function openApi(endpoints: Endpoints, tokens: TokenManager, username?: string): JottacloudClient {
   return new JottacloudClient({ endpoints, tokens, ...(username ? { username } : {}) });
 }
 
-function openAccount(file: string | undefined): OpenAccount {
+async function openAccount(file: string | undefined): Promise<OpenAccount> {
   const { config, path } = loadConfig({ file });
   const account = config.account;
   if (!account) throw new CommandError(`No Jottacloud account is configured in ${path}; run \`jottadav login\` first.`);
   const endpoints = resolveEndpoints(config.endpoints);
-  const tokens = new TokenManager({ store: new FileTokenStore(config.tokenStore!), endpoints });
-  return { config, configPath: path, endpoints, tokens, api: openApi(endpoints, tokens, account.username) };
+  const opened = await openTokenStore(config);
+  const tokens = new TokenManager({ store: opened.store, endpoints });
+  return { config, configPath: path, endpoints, tokens, api: openApi(endpoints, tokens, account.username), close: opened.close };
+}
+
+/** Runs a command on the configured account and closes what it opened, also when the command fails. */
+async function withAccount<T>(file: string | undefined, fn: (account: OpenAccount) => Promise<T>): Promise<T> {
+  const account = await openAccount(file);
+  try {
+    return await fn(account);
+  } finally {
+    await account.close();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -109,7 +123,10 @@ function printJson(value: unknown): void {
 // about
 
 export async function runAbout(opts: AccountCliOptions): Promise<void> {
-  const { api } = openAccount(opts.config);
+  await withAccount(opts.config, (account) => about(account, opts));
+}
+
+async function about({ api }: OpenAccount, opts: AccountCliOptions): Promise<void> {
   const [customer, drive] = await Promise.all([api.customerInfo(), api.driveInfo()]);
   const q = drive.quota;
   const plan = customer.subscriptionType ?? customer.accountType ?? drive.accountType;
@@ -142,8 +159,7 @@ export async function runAbout(opts: AccountCliOptions): Promise<void> {
 // cleanup
 
 export async function runCleanup(opts: AccountCliOptions): Promise<void> {
-  const { api } = openAccount(opts.config);
-  const result = await api.purgeTrash();
+  const result = await withAccount(opts.config, ({ api }) => api.purgeTrash());
   if (opts.json) {
     printJson(result);
     return;
@@ -156,7 +172,10 @@ export async function runCleanup(opts: AccountCliOptions): Promise<void> {
 // devices
 
 export async function runDevices(opts: DevicesCliOptions): Promise<void> {
-  const { api, config } = openAccount(opts.config);
+  await withAccount(opts.config, (account) => showDevices(account, opts));
+}
+
+async function showDevices({ api, config }: OpenAccount, opts: DevicesCliOptions): Promise<void> {
   if (opts.createDevice) {
     const name = opts.createDevice.trim();
     const drive = await api.driveInfo();
@@ -359,7 +378,22 @@ export async function runLogin(opts: LoginCliOptions): Promise<void> {
   }
 
   // Saved before anything uses it: the account calls below may already need to refresh it.
-  const store = new FileTokenStore(config.tokenStore!);
+  const opened = await openTokenStore(config);
+  try {
+    await finishLogin(opts, path, endpoints, set, opened.store, wizard);
+  } finally {
+    await opened.close();
+  }
+}
+
+async function finishLogin(
+  opts: LoginCliOptions,
+  path: string,
+  endpoints: Endpoints,
+  set: TokenSet,
+  store: TokenStore,
+  wizard: Asker | undefined,
+): Promise<void> {
   await store.withRefreshLock(() => store.write(set));
   const tokens = new TokenManager({ store, endpoints });
   const api = openApi(endpoints, tokens);

@@ -33,6 +33,26 @@ export interface TokenStore {
 
 const storeVersion = 1;
 
+/** The stored form of a token set (the same JSON in every store): `{"version":1,"tokens":{…}}`. */
+export function formatStoredTokens(set: TokenSet): string {
+  return `${JSON.stringify({ version: storeVersion, tokens: set }, null, 2)}\n`;
+}
+
+/** Reads the stored form back; anything damaged means a new login (`location` names the store in the message). */
+export function parseStoredTokens(text: string, location: string): TokenSet {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ReloginRequiredError(`the token store ${location} is not valid JSON`);
+  }
+  const doc = parsed as { version?: unknown; tokens?: unknown };
+  if (doc?.version !== storeVersion) throw new ReloginRequiredError(`the token store ${location} has an unknown format`);
+  const result = tokenSetSchema.safeParse(doc.tokens);
+  if (!result.success) throw new ReloginRequiredError(`the token store ${location} is incomplete`);
+  return result.data;
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function isAlive(pid: number): boolean {
@@ -77,21 +97,11 @@ export class FileTokenStore implements TokenStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw new AuthError(`The token store ${this.location} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      throw new ReloginRequiredError(`the token store ${this.location} is not valid JSON`);
-    }
-    const doc = parsed as { version?: unknown; tokens?: unknown };
-    if (doc?.version !== storeVersion) throw new ReloginRequiredError(`the token store ${this.location} has an unknown format`);
-    const result = tokenSetSchema.safeParse(doc.tokens);
-    if (!result.success) throw new ReloginRequiredError(`the token store ${this.location} is incomplete`);
-    return result.data;
+    return parseStoredTokens(text, this.location);
   }
 
   async write(set: TokenSet): Promise<void> {
-    await writeFileAtomic(this.location, `${JSON.stringify({ version: storeVersion, tokens: set }, null, 2)}\n`, 0o600);
+    await writeFileAtomic(this.location, formatStoredTokens(set), 0o600);
   }
 
   async withRefreshLock<T>(fn: () => Promise<T>): Promise<T> {
