@@ -177,9 +177,14 @@ export function createWebdavHandler(opts: WebdavOptions): WebdavHandler {
 
   return {
     handle(req, res, user) {
+      // every answer, refusals included, says this is a class 1 and 2 WebDAV server
+      res.setHeader('DAV', '1, 2');
+      res.setHeader('MS-Author-Via', 'DAV');
       let decoded;
+      // `OPTIONS *` asks about the server as a whole: answer it as the share root
+      const url = req.url === '*' && req.method === 'OPTIONS' ? basePath || '/' : (req.url ?? '/');
       try {
-        decoded = decodeRequestPath(req.url ?? '/', basePath);
+        decoded = decodeRequestPath(url, basePath);
       } catch (err) {
         sendError(res, toDavError(err, 'read'), req.method ?? 'GET');
         return;

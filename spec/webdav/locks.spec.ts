@@ -164,6 +164,20 @@ describe('webdav: locks', function () {
     expect((await lock(h, '/missing/new.docx')).r.status).to.equal(409);
   });
 
+  it('grants only one of two concurrent exclusive LOCKs on the same new URL', async () => {
+    // hold both empty-file writes until both requests got that far, so both passed the first conflict check
+    let arrived = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    storage.beforeWrite = async () => {
+      if (++arrived === 2) release();
+      await gate;
+    };
+    const [a, b] = await Promise.all([lock(h, '/race.txt'), lock(h, '/race.txt', { user: 'bob' })]);
+    storage.beforeWrite = undefined;
+    expect([a.r.status, b.r.status].sort()).to.deep.equal([201, 423]);
+  });
+
   it('answers 400 to a lockinfo that is not one', async () => {
     const r = await dav(h, { method: 'LOCK', path: '/doc.txt', body: '<D:lockinfo xmlns:D="DAV:"><D:lockscope><D:weird/></D:lockscope></D:lockinfo>' });
     expect(r.status).to.equal(400);

@@ -44,6 +44,8 @@ export class MemoryStorage implements StorageProvider {
   /** Calls by method name. */
   calls: Record<string, number> = {};
   reads: ReadOptions[] = [];
+  /** Awaited at the start of every write (lets a spec hold writes back to line up concurrent requests). */
+  beforeWrite: (() => Promise<void>) | undefined;
   /** When set, the next write fails with this error after consuming the body. */
   failNextWrite: Error | undefined;
 
@@ -129,6 +131,7 @@ export class MemoryStorage implements StorageProvider {
 
   async write(path: string, body: Readable, options: WriteOptions = {}): Promise<Written> {
     this.count('write');
+    await this.beforeWrite?.();
     const { parent, name, parentPath } = this.parentOf(path);
     const existing = parent.children.get(name.toLowerCase());
     if (existing?.kind === 'folder') throw new IsAFolder(path);

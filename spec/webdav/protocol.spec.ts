@@ -38,6 +38,15 @@ describe('webdav: protocol', function () {
       expect(missing.headers.allow).to.include('MKCOL');
     });
 
+    it('answers OPTIONS * and carries the DAV header on refusals too', async () => {
+      const star = await dav(h, { method: 'OPTIONS', path: '*' });
+      expect(star.status).to.equal(200);
+      expect(star.headers.dav).to.equal('1, 2');
+      const refused = await dav(h, { method: 'PROPFIND', path: '/dav/%ZZ' });
+      expect(refused.status).to.equal(400);
+      expect(refused.headers.dav).to.equal('1, 2');
+    });
+
     it('does not send permissive CORS headers', async () => {
       const r = await dav(h, { method: 'OPTIONS', path: '/dav/' });
       expect(r.headers['access-control-allow-origin']).to.equal(undefined);

@@ -68,10 +68,13 @@ export async function handleLock(ctx: DavRequest): Promise<void> {
 
   const existing = await ctx.stat(ctx.path);
   await ctx.checkIfHeader();
-  const conflicting = [...locks.covering(ctx.path), ...(depth === 'infinity' ? locks.within(ctx.path) : [])].filter(
-    (l) => l.scope === 'exclusive' || scope === 'exclusive',
-  );
-  if (conflicting.length) {
+  // checked again right before the lock is recorded: the empty-file write below awaits, and two clients
+  // locking the same new URL at once must not both get an exclusive lock
+  const refuseConflicts = () => {
+    const conflicting = [...locks.covering(ctx.path), ...(depth === 'infinity' ? locks.within(ctx.path) : [])].filter(
+      (l) => l.scope === 'exclusive' || scope === 'exclusive',
+    );
+    if (!conflicting.length) return;
     const roots = [...new Set(conflicting.map((l) => l.root))];
     throw new DavError(
       423,
@@ -79,7 +82,8 @@ export async function handleLock(ctx: DavRequest): Promise<void> {
       'no-conflicting-lock',
       roots.map((r) => `<D:href>${xmlEscape(ctx.href(r, false))}</D:href>`).join(''),
     );
-  }
+  };
+  refuseConflicts();
   let status = 200;
   if (!existing) {
     if (ctx.path === '/') throw new DavError(409, 'the share root is missing');
@@ -90,6 +94,7 @@ export async function handleLock(ctx: DavRequest): Promise<void> {
     }
     status = 201;
   }
+  refuseConflicts();
   const lock = await locks.create({ root: ctx.path, depth, scope, ownerXml, principal: ctx.user?.name ?? '', timeoutSec: timeout });
   lockAnswer(ctx, lock, status);
 }
