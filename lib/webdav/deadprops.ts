@@ -20,8 +20,25 @@ export class DeadPropertyStore {
   private index = new Set<string>();
   private loaded: Promise<void> | undefined;
   private writes: Promise<unknown> = Promise.resolve();
+  private queues = new Map<string, Promise<unknown>>();
 
   constructor(private readonly store: Keyv) {}
+
+  /**
+   * Runs `work` alone for this resource: two PROPPATCHes of one file each read, change and write its
+   * property list, and must not overwrite each other's changes.
+   */
+  exclusive<T>(path: string, work: () => Promise<T>): Promise<T> {
+    const k = pathKey(path);
+    const previous = this.queues.get(k) ?? Promise.resolve();
+    const run = previous.then(work, work);
+    const settled = run.catch(() => undefined);
+    this.queues.set(k, settled);
+    void settled.then(() => {
+      if (this.queues.get(k) === settled) this.queues.delete(k);
+    });
+    return run;
+  }
 
   ready(): Promise<void> {
     this.loaded ??= (async () => {

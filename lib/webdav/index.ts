@@ -14,7 +14,7 @@ import type { Entry, StorageProvider } from '../storage/types.js';
 import { DavRequest, type DavShared, type LogFn, type WebdavUser } from './context.js';
 import { DeadPropertyStore } from './deadprops.js';
 import { DavError, sendError, toDavError, type Operation } from './errors.js';
-import { LockTable } from './locks.js';
+import { LockTable, type SharedStateGuard } from './locks.js';
 import { handleGet } from './methods/get.js';
 import { handleLock, handleUnlock } from './methods/lock.js';
 import { handleCopyMove, handleDelete, handleMkcol } from './methods/namespace.js';
@@ -37,6 +37,11 @@ export interface WebdavOptions {
   lockStore?: Keyv;
   /** Where dead properties are kept (default: memory). */
   propertyStore?: Keyv;
+  /**
+   * Given when other instances share `lockStore` and `propertyStore` (Redis): both are re-read per request and
+   * LOCK, UNLOCK and PROPPATCH (check, then change) run one at a time across the instances.
+   */
+  sharedState?: SharedStateGuard;
   /** Keep Finder's `._*` and `.DS_Store` out of Jottacloud (accepted and dropped; hidden from listings). */
   ignoreMacMetadata?: boolean;
   /** Lock timeout when the client asks for none (seconds, default 3600). */
@@ -63,6 +68,8 @@ export interface WebdavHandler {
 type Handler = (ctx: DavRequest) => Promise<void>;
 
 const WRITE_METHODS = new Set(['PUT', 'DELETE', 'MKCOL', 'MOVE', 'COPY', 'PROPPATCH', 'LOCK', 'UNLOCK']);
+/** Methods that decide on the lock table or a resource's properties and then change them (shared stores only). */
+const CHECK_THEN_CHANGE = new Set(['LOCK', 'UNLOCK', 'PROPPATCH']);
 
 const OPERATION: Record<string, Operation> = {
   GET: 'read',
@@ -84,13 +91,15 @@ export function createWebdavHandler(opts: WebdavOptions): WebdavHandler {
   const shared: DavShared = {
     storage: opts.storage,
     basePath,
-    locks: new LockTable(opts.lockStore ?? new Keyv(), opts.now),
+    locks: new LockTable(opts.lockStore ?? new Keyv(), opts.now, opts.sharedState),
     props: new DeadPropertyStore(opts.propertyStore ?? new Keyv()),
     ignoreMacMetadata: opts.ignoreMacMetadata ?? false,
     lockTimeout: { default: opts.lockTimeoutDefault ?? 3600, max: opts.lockTimeoutMax ?? 7 * 24 * 3600 },
     log,
   };
   const requests = new WeakMap<IncomingMessage, DavRequest>();
+  // Another instance may have changed the tables since this one last looked.
+  const syncShared = () => shared.locks.sync();
   const ready = Promise.all([shared.locks.ready(), shared.props.ready()]);
   ready.catch((err: unknown) => log('error', 'loading the WebDAV lock/property store failed', { error: String(err) }));
 
@@ -141,7 +150,15 @@ export function createWebdavHandler(opts: WebdavOptions): WebdavHandler {
     try {
       await ready;
       if (WRITE_METHODS.has(ctx.method)) ctx.assertMayWrite();
-      await handler(ctx);
+      if (opts.sharedState && CHECK_THEN_CHANGE.has(ctx.method)) {
+        await opts.sharedState.exclusive(async () => {
+          await syncShared();
+          await handler(ctx);
+        });
+      } else {
+        await syncShared();
+        await handler(ctx);
+      }
     } catch (err) {
       const dav = toDavError(err, OPERATION[ctx.method] ?? 'read');
       if (dav.status >= 500 && dav.status !== 507) {

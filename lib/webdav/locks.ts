@@ -1,7 +1,9 @@
 // WebDAV locks (RFC 4918 §6, §7): the table of active locks, which locks cover or lie within a path, and
 // their persistence in a keyv store so a restart keeps them (a Windows or Finder client holding a lock
 // across our restart must still be able to write and unlock). Timeouts are honoured: an expired lock is
-// gone for every question asked of the table.
+// gone for every question asked of the table. Several instances may share the store (Redis): then the table
+// is re-read at the start of each request (`sync`) and every change is made under the shared guard on the
+// table as it is in the store, so no instance overwrites another's locks with its older copy.
 import { randomUUID } from 'node:crypto';
 import type Keyv from 'keyv';
 import { isWithin, pathKey } from './paths.js';
@@ -27,6 +29,11 @@ export interface ActiveLock {
 
 const STORE_KEY = 'webdav-locks';
 
+/** One instance at a time, across every instance sharing a store (a Redis lock); nested calls run at once. */
+export interface SharedStateGuard {
+  exclusive<T>(fn: () => Promise<T>): Promise<T>;
+}
+
 export class LockTable {
   private locks = new Map<string, ActiveLock>();
   private loaded: Promise<void> | undefined;
@@ -35,7 +42,33 @@ export class LockTable {
   constructor(
     private readonly store: Keyv,
     private readonly now: () => number = Date.now,
+    /** Given when other instances share the store. */
+    private readonly guard?: SharedStateGuard,
   ) {}
+
+  /** With a shared store: re-reads the table, which other instances may have changed. Otherwise nothing to do. */
+  async sync(): Promise<void> {
+    if (!this.guard) return;
+    await this.writes;
+    const saved = (await this.store.get(STORE_KEY)) as ActiveLock[] | undefined;
+    const next = new Map<string, ActiveLock>();
+    for (const lock of saved ?? []) if (lock && typeof lock.token === 'string') next.set(lock.token, lock);
+    this.locks = next;
+  }
+
+  /** Applies a change and saves the table; with a shared store, under the guard and on the stored table. */
+  private async change<T>(apply: () => T, save: (result: T) => boolean = () => true): Promise<T> {
+    const run = async () => {
+      const result = apply();
+      if (save(result)) await this.persist();
+      return result;
+    };
+    if (!this.guard) return run();
+    return this.guard.exclusive(async () => {
+      await this.sync();
+      return run();
+    });
+  }
 
   /** Reads the persisted table once; every public method awaits it. */
   ready(): Promise<void> {
@@ -78,33 +111,43 @@ export class LockTable {
   }
 
   async create(fields: Omit<ActiveLock, 'token' | 'expiresAt'>): Promise<ActiveLock> {
-    const lock: ActiveLock = { ...fields, token: `opaquelocktoken:${randomUUID()}`, expiresAt: this.now() + fields.timeoutSec * 1000 };
-    this.locks.set(lock.token, lock);
-    await this.persist();
-    return lock;
+    return this.change(() => {
+      const lock: ActiveLock = { ...fields, token: `opaquelocktoken:${randomUUID()}`, expiresAt: this.now() + fields.timeoutSec * 1000 };
+      this.locks.set(lock.token, lock);
+      return lock;
+    });
   }
 
   async refresh(token: string, timeoutSec: number): Promise<ActiveLock | undefined> {
-    const lock = this.byToken(token);
-    if (!lock) return undefined;
-    lock.timeoutSec = timeoutSec;
-    lock.expiresAt = this.now() + timeoutSec * 1000;
-    await this.persist();
-    return lock;
+    return this.change(
+      () => {
+        const lock = this.byToken(token);
+        if (!lock) return undefined;
+        lock.timeoutSec = timeoutSec;
+        lock.expiresAt = this.now() + timeoutSec * 1000;
+        return lock;
+      },
+      (lock) => lock !== undefined,
+    );
   }
 
   async remove(token: string): Promise<boolean> {
-    const had = this.locks.delete(token);
-    if (had) await this.persist();
-    return had;
+    return this.change(
+      () => this.locks.delete(token),
+      (had) => had,
+    );
   }
 
   /** Drops every lock rooted at or below `path` (the resources are gone or moved away). */
   async removeWithin(path: string): Promise<void> {
-    const doomed = this.within(path);
-    if (!doomed.length) return;
-    for (const l of doomed) this.locks.delete(l.token);
-    await this.persist();
+    await this.change(
+      () => {
+        const doomed = this.within(path);
+        for (const l of doomed) this.locks.delete(l.token);
+        return doomed.length;
+      },
+      (n) => n > 0,
+    );
   }
 
   /** Seconds left before the lock expires (at least 0). */

@@ -3,6 +3,7 @@
 // paths, read-only users.
 import { createHash } from 'node:crypto';
 import { expect } from 'chai';
+import Keyv from 'keyv';
 import { BackendError } from '../../lib/storage/types.js';
 import { dav, startDav, tagValues, type Harness } from './harness.js';
 import { MemoryStorage } from './memory-storage.js';
@@ -197,6 +198,47 @@ describe('webdav: protocol', function () {
       expect(r.body).to.match(/<X:a xmlns:X="urn:x"\/><\/D:prop><D:status>HTTP\/1.1 424/);
       const got = await dav(h, { method: 'PROPFIND', path: '/dav/f.txt', headers: { Depth: '0' }, body: propfindBody('<x:a xmlns:x="urn:x"/>') });
       expect(got.body).to.include('404');
+    });
+
+    it('does not lose either of two concurrent PROPPATCHes of one file', async () => {
+      // a property store whose reads wait until both requests have read, so both work from the same list
+      const inner = new Map<string, unknown>();
+      let reads = 0;
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const store = {
+        async get(key: string) {
+          if (key.includes('webdav-props:') && ++reads === 2) release();
+          if (key.includes('webdav-props:') && reads <= 2) await Promise.race([gate, new Promise((r) => setTimeout(r, 200))]);
+          return inner.get(key);
+        },
+        async set(key: string, value: unknown) {
+          inner.set(key, value);
+          return true;
+        },
+        async delete(key: string) {
+          return inner.delete(key);
+        },
+        async clear() {
+          inner.clear();
+        },
+        on() {
+          return this;
+        },
+      };
+      const h2 = await startDav(storage, { propertyStore: new Keyv({ store }) });
+      try {
+        await dav(h2, { method: 'PROPPATCH', path: '/f.txt', body: '<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><x:seed xmlns:x="urn:x">0</x:seed></D:prop></D:set></D:propertyupdate>' });
+        reads = 0;
+        const patch = (name: string) =>
+          dav(h2, { method: 'PROPPATCH', path: '/f.txt', body: `<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><x:${name} xmlns:x="urn:x">1</x:${name}></D:prop></D:set></D:propertyupdate>` });
+        await Promise.all([patch('one'), patch('two')]);
+        const got = await dav(h2, { method: 'PROPFIND', path: '/f.txt', headers: { Depth: '0' }, body: propfindBody('<x:one xmlns:x="urn:x"/><x:two xmlns:x="urn:x"/>') });
+        expect(got.body).to.include('>1</X:one>');
+        expect(got.body).to.include('>1</X:two>');
+      } finally {
+        await h2.close();
+      }
     });
 
     it('stores XML-valued dead properties and returns them well-formed', async () => {

@@ -143,52 +143,59 @@ export async function handleProppatch(ctx: DavRequest): Promise<void> {
   }
   if (!ops.length) throw new DavError(400, 'PROPPATCH names no property');
 
-  const working = new Map<string, DeadProp>((await ctx.shared.props.get(entry.path)).map((d) => [clark(d.ns, d.local), d]));
-  const results = new Map<string, { ns: string; local: string; status: number; reason?: string }>();
-  const times: TimesPatch = {};
-  for (const { set, el } of ops) {
-    const key = clark(el.ns, el.local);
-    const timeField = SETTABLE_TIMES[key];
-    let status = 200;
-    let reason: string | undefined;
-    if (timeField) {
-      if (set) {
-        const when = parsePropTime(textOf(el));
-        if (!when) {
-          status = 409;
-          reason = `${el.local}: not a date`;
-        } else times[timeField] = when;
-      }
-    } else if (isLiveProperty(el.ns, el.local)) {
-      status = 403;
-      reason = `${el.local} is a protected property`;
-    } else if (set) working.set(key, { ns: el.ns, local: el.local, xml: serialiseContent(el) });
-    else working.delete(key);
-    const prior = results.get(key);
-    // the last operation on a property decides its status, unless an earlier one already failed
-    if (!prior || prior.status === 200) results.set(key, { ns: el.ns, local: el.local, status, reason });
-  }
-
-  const failed = [...results.values()].some((r) => r.status !== 200);
-  if (failed) {
-    for (const r of results.values()) if (r.status === 200) r.status = 424;
-  } else {
-    try {
-      if (times.modified || times.created) await ctx.storage.setTimes(entry.path, times, { signal: ctx.signal });
-      await ctx.shared.props.set(entry.path, [...working.values()]);
-    } catch (err) {
-      const status = toDavError(err, 'props').status;
-      for (const r of results.values()) r.status = SETTABLE_TIMES[clark(r.ns, r.local)] ? status : 424;
+  const results = await ctx.shared.props.exclusive(entry.path, async () => {
+    const working = new Map<string, DeadProp>((await ctx.shared.props.get(entry.path)).map((d) => [clark(d.ns, d.local), d]));
+    const results = new Map<string, { ns: string; local: string; status: number; reason?: string }>();
+    const times: TimesPatch = {};
+    for (const { set, el } of ops) {
+      const key = clark(el.ns, el.local);
+      const timeField = SETTABLE_TIMES[key];
+      let status = 200;
+      let reason: string | undefined;
+      if (timeField) {
+        if (set) {
+          const when = parsePropTime(textOf(el));
+          if (!when) {
+            status = 409;
+            reason = `${el.local}: not a date`;
+          } else times[timeField] = when;
+        }
+      } else if (isLiveProperty(el.ns, el.local)) {
+        status = 403;
+        reason = `${el.local} is a protected property`;
+      } else if (set) working.set(key, { ns: el.ns, local: el.local, xml: serialiseContent(el) });
+      else working.delete(key);
+      const prior = results.get(key);
+      // the last operation on a property decides its status, unless an earlier one already failed
+      if (!prior || prior.status === 200) results.set(key, { ns: el.ns, local: el.local, status, reason });
     }
-  }
-  const byStatus = new Map<number, string[]>();
+
+    const failed = [...results.values()].some((r) => r.status !== 200);
+    if (failed) {
+      for (const r of results.values()) if (r.status === 200) r.status = 424;
+    } else {
+      try {
+        if (times.modified || times.created) await ctx.storage.setTimes(entry.path, times, { signal: ctx.signal });
+        await ctx.shared.props.set(entry.path, [...working.values()]);
+      } catch (err) {
+        const status = toDavError(err, 'props').status;
+        for (const r of results.values()) r.status = SETTABLE_TIMES[clark(r.ns, r.local)] ? status : 424;
+      }
+    }
+    return results;
+  });
+  const byStatus = new Map<number, { props: string[]; reasons: string[] }>();
   for (const r of results.values()) {
-    const list = byStatus.get(r.status) ?? [];
-    list.push(propElement(r.ns, r.local, null));
-    byStatus.set(r.status, list);
+    const group = byStatus.get(r.status) ?? { props: [], reasons: [] };
+    group.props.push(propElement(r.ns, r.local, null));
+    if (r.reason) group.reasons.push(r.reason);
+    byStatus.set(r.status, group);
   }
   let out = `${XML_HEADER}<D:multistatus xmlns:D="DAV:"><D:response><D:href>${xmlEscape(ctx.href(entry.path, entry.kind === 'folder'))}</D:href>`;
-  for (const [status, props] of byStatus) out += `<D:propstat><D:prop>${props.join('')}</D:prop>${statusLine(status)}</D:propstat>`;
+  for (const [status, { props, reasons }] of byStatus) {
+    const why = reasons.length ? `<D:responsedescription>${xmlEscape(reasons.join('; '))}</D:responsedescription>` : '';
+    out += `<D:propstat><D:prop>${props.join('')}</D:prop>${statusLine(status)}${why}</D:propstat>`;
+  }
   out += '</D:response></D:multistatus>\n';
   ctx.res.statusCode = 207;
   ctx.res.setHeader('Content-Type', 'application/xml; charset=utf-8');
