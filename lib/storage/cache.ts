@@ -11,8 +11,11 @@
 // ticket and a listing or entry is only stored if no write touched that folder since its ticket was taken.
 // Writes to one folder's listing are serialised in-process, so two concurrent puts never lose each other.
 //
-// Other processes sharing a store see each other's writes only after the TTL; that is the usual contract
-// of a shared cache, and why the TTL is short.
+// Several instances sharing one store (Redis) see each other's write-through at once, since it lands in the
+// shared record. What each instance keeps in-process (fetch tickets, which records it stored) is kept right by
+// `onChange`: every path our own writes changed is reported, cache-sync.ts publishes it, and the other instances
+// `forget` it — so a fetch they began before the write cannot store a stale listing, and records under a moved
+// or deleted folder that only they knew of are dropped.
 import Keyv, { type KeyvStoreAdapter } from 'keyv';
 import { foldCase, joinPath, pathKey, splitPath } from './names.js';
 import type { EntryKind } from './types.js';
@@ -67,6 +70,7 @@ export class MetadataCache {
   /** Tickets older than this count as overtaken (the `touched` map is pruned past it, so it stays small). */
   private floorSeq = 0;
   private sweeper?: NodeJS.Timeout;
+  private readonly listeners = new Set<(path: string) => Promise<void> | void>();
   /** Counters for tests and diagnostics. */
   readonly stats = { listingHits: 0, listingMisses: 0, entryHits: 0, entryMisses: 0 };
 
@@ -160,6 +164,7 @@ export class MetadataCache {
       await this.kv.set(entryKey(path), entry, this.ttlMs);
       this.entries.add(pathKey(path));
     }
+    await this.changed(path);
   }
 
   /** Our write removed `path` (and, for a folder, everything below it). */
@@ -175,10 +180,23 @@ export class MetadataCache {
       await this.kv.set(entryKey(path), null, this.ttlMs);
       this.entries.add(pathKey(path));
     }
+    await this.changed(path);
   }
 
   /** Forgets everything about `path` and below, and its place in its parent's listing (state unknown). */
   async invalidate(path: string): Promise<void> {
+    await this.forget(path);
+    await this.changed(path);
+  }
+
+  /** Calls `listener` with each path a write through this cache changed, once the store holds the change. */
+  onChange(listener: (path: string) => Promise<void> | void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** `invalidate` for a change made elsewhere (another instance): the same forgetting, not reported again. */
+  async forget(path: string): Promise<void> {
     this.touch(pathKey(path));
     await this.dropSubtree(path);
     await this.kv.delete(entryKey(path));
@@ -208,6 +226,10 @@ export class MetadataCache {
   }
 
   // -------------------------------------------------------------------------------------------------
+
+  private async changed(path: string): Promise<void> {
+    for (const listener of this.listeners) await listener(path);
+  }
 
   private touch(key: string): void {
     this.seq++;
