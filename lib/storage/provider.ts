@@ -637,16 +637,21 @@ export class JottacloudStorage implements StorageProvider {
     } catch (e) {
       try {
         await this.client.move(backupLoc, targetLoc);
-        await this.discardIfTemp(source);
       } catch (e2) {
         this.log(`replace of ${place.path} failed and the old content could not be moved back yet; it is kept as ${backupLoc.path.at(-1)} and restored at the next listing (${(e2 as Error).message})`);
+        // The next listing must read the service (not the cache) to find the backup and move it back.
+        await this.cache.invalidate(place.path);
       }
+      // The old content is safe either way (in place, or in the backup the next listing restores); the hidden
+      // upload must not outlive the failure — nothing ever removes a leftover `tmp` sibling later.
+      await this.discardIfTemp(source);
       throw e;
     }
     try {
       await this.client.deleteFile(backupLoc);
     } catch (e) {
       this.log(`the old version of ${place.path} stays hidden as ${backupLoc.path.at(-1)} until the next listing removes it (${(e as Error).message})`);
+      await this.cache.invalidate(place.path);
     }
   }
 
