@@ -8,10 +8,7 @@ import { readFileSync, statSync } from 'node:fs';
 import type { RunningEmulator } from '../../lib/emulator/index.js';
 import { startTestEmulator } from '../helpers/emulator.js';
 import { handleOf, spoolFiles, startServeProcess, type EmulatorHandle, type ServeProcess } from '../helpers/serve-process.js';
-import { content, dav, getBytes, hrefs, HIDDEN_NAME, Ledger, md5, put, Remote, startRecordingProxy, walk, type Seen } from './support.js';
-
-/** Totals for the report (printed at the end of the suite). */
-export const counts = { faultsInjected: 0, uploadsVerified: 0 };
+import { content, counts, dav, slowPut, waitUntil, getBytes, hrefs, HIDDEN_NAME, Ledger, md5, put, Remote, startRecordingProxy, walk, type Seen } from './support.js';
 
 const TOKEN_ROUTE = 'POST /auth/realms/*/protocol/openid-connect/token';
 
@@ -265,41 +262,3 @@ describe('reliability: faults, with nothing lost', function () {
     });
   });
 });
-
-/** A PUT whose body is sent in two halves: `started` once the first is out, `finish()` sends the rest. */
-export function slowPut(s: { url: string; auth: string }, path: string, body: Buffer): { started: Promise<void>; finish(): void; done: Promise<number> } {
-  let finish!: () => void;
-  const gate = new Promise<void>((resolve) => (finish = resolve));
-  let started!: () => void;
-  const startedP = new Promise<void>((resolve) => (started = resolve));
-  const half = Math.floor(body.length / 2);
-  const stream = new ReadableStream<Uint8Array>({
-    async start(controller) {
-      controller.enqueue(body.subarray(0, half));
-      started();
-      await gate;
-      controller.enqueue(body.subarray(half));
-      controller.close();
-    },
-  });
-  const done = fetch(s.url + path.split('/').map(encodeURIComponent).join('/'), {
-    method: 'PUT',
-    headers: { Authorization: s.auth },
-    body: stream,
-    duplex: 'half',
-  } as RequestInit)
-    .then(async (res) => {
-      await res.arrayBuffer();
-      return res.status;
-    })
-    .catch(() => 0);
-  return { started: startedP, finish, done };
-}
-
-export async function waitUntil(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -9,6 +9,12 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EmulatorHandle } from '../helpers/serve-process.js';
 
+/** Totals for the report, printed once after every suite has run (a root hook: this module loads once). */
+export const counts = { faultsInjected: 0, uploadsVerified: 0, fuzzCases: 0 };
+after(() => {
+  console.log(`reliability totals: ${counts.faultsInjected} faults injected, ${counts.uploadsVerified} uploads verified, ${counts.fuzzCases} bad-input cases run`);
+});
+
 export function md5(data: Buffer | string): string {
   return createHash('md5').update(data).digest('hex');
 }
@@ -302,4 +308,42 @@ export async function walk(base: { url: string; auth: string }, path = ''): Prom
     if (p.endsWith('/')) out.push(...(await walk(base, encodePath(p.slice(new URL(base.url).pathname.length)))));
   }
   return out;
+}
+
+/** A PUT whose body is sent in two halves: `started` once the first is out, `finish()` sends the rest. */
+export function slowPut(s: { url: string; auth: string }, path: string, body: Buffer): { started: Promise<void>; finish(): void; done: Promise<number> } {
+  let finish!: () => void;
+  const gate = new Promise<void>((resolve) => (finish = resolve));
+  let started!: () => void;
+  const startedP = new Promise<void>((resolve) => (started = resolve));
+  const half = Math.floor(body.length / 2);
+  const stream = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      controller.enqueue(body.subarray(0, half));
+      started();
+      await gate;
+      controller.enqueue(body.subarray(half));
+      controller.close();
+    },
+  });
+  const done = fetch(s.url + path.split('/').map(encodeURIComponent).join('/'), {
+    method: 'PUT',
+    headers: { Authorization: s.auth },
+    body: stream,
+    duplex: 'half',
+  } as RequestInit)
+    .then(async (res) => {
+      await res.arrayBuffer();
+      return res.status;
+    })
+    .catch(() => 0);
+  return { started: startedP, finish, done };
+}
+
+export async function waitUntil(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
