@@ -2,6 +2,8 @@
 // configured account (or on the embedded emulator when no account is configured), the storage provider on it,
 // the WebDAV handler on that — and hands the server what it needs: the handler, the provider (browser page),
 // readiness checks, and one close() for all of it. Everything else in lib/server sees only lib/webdav.
+// With `store: redis://…` the token set, metadata cache, WebDAV locks and dead properties live in Redis
+// (one connection, plus one for the cache-change channel) so several instances can serve one account.
 import Keyv from 'keyv';
 import { KeyvFile } from 'keyv-file';
 import { mkdirSync, statSync } from 'node:fs';
@@ -12,8 +14,11 @@ import { startEmulator, type RunningEmulator } from '../emulator/index.js';
 import { authContext, loginWithLoginToken } from '../jottacloud/auth/index.js';
 import { JottacloudClient } from '../jottacloud/client.js';
 import { jottacloudEndpoints, singleOriginEndpoints, type Endpoints } from '../jottacloud/endpoints.js';
-import { FileTokenStore, TokenManager } from '../jottacloud/tokens.js';
+import { FileTokenStore, TokenManager, type TokenStore } from '../jottacloud/tokens.js';
+import { openTokenStore } from '../jottacloud/token-store-redis.js';
 import { openStorage, type StorageProvider } from '../storage/index.js';
+import { shareCacheChanges } from '../storage/cache-sync.js';
+import { closeRedis, connectRedis, redisKeyvStore, RedisLock, type RedisClient } from '../util/redis.js';
 import { createWebdavHandler } from '../webdav/index.js';
 import type { WebdavHandler } from './app.js';
 import type { ServerMetrics } from './metrics.js';
@@ -72,7 +77,8 @@ export async function buildStack(opts: StackOptions): Promise<Stack> {
   const closers: (() => Promise<void>)[] = [];
 
   let endpoints: Endpoints;
-  let tokenStore: FileTokenStore;
+  let tokenStore: TokenStore;
+  let redis: RedisClient | undefined;
   let username: string;
   let device = config.account?.device;
   let mountpoint = config.account?.mountpoint;
@@ -81,6 +87,12 @@ export async function buildStack(opts: StackOptions): Promise<Stack> {
   let target = opts.emulator;
 
   try {
+    if (config.store !== 'local') {
+      if (!config.account) throw new Error('store: redis serves a configured account (run `jottadav login` with that store first), not the embedded emulator.');
+      redis = await connectRedis(config.store, { onError: (message) => logger.warn(message) });
+      const client = redis;
+      closers.push(() => closeRedis(client));
+    }
     if (!target && !config.account) {
       // No account: a local Jottacloud that keeps its files under the config folder across restarts.
       const dataDir = join(stateDir, 'emulator');
@@ -93,7 +105,8 @@ export async function buildStack(opts: StackOptions): Promise<Stack> {
     if (target) {
       // Sign in the way a user would, with a fresh personal login token; the set lives beside our state.
       endpoints = singleOriginEndpoints(target.url);
-      tokenStore = new FileTokenStore(join(stateDir, 'emulator-tokens.json'));
+      const emulatorTokens = new FileTokenStore(join(stateDir, 'emulator-tokens.json'));
+      tokenStore = emulatorTokens;
       const set = await loginWithLoginToken(authContext(endpoints), target.mintLoginToken());
       await tokenStore.withRefreshLock(() => tokenStore.write(set));
       username = target.user;
@@ -101,7 +114,7 @@ export async function buildStack(opts: StackOptions): Promise<Stack> {
     } else {
       const account = config.account!;
       endpoints = endpointsOf(config.endpoints);
-      tokenStore = new FileTokenStore(config.tokenStore ?? join(stateDir, 'tokens.json'));
+      tokenStore = (await openTokenStore(config, { dir: stateDir, ...(redis ? { client: redis } : {}) })).store;
       username = account.username;
       description = `the Jottacloud account ${account.username} (${account.device}/${account.mountpoint})`;
     }
@@ -126,8 +139,19 @@ export async function buildStack(opts: StackOptions): Promise<Stack> {
       config: config.storage,
       account: { device, mountpoint },
       log: (message) => logger.warn(message),
+      ...(redis ? { cacheStore: redisKeyvStore(redis, config.redis.keyPrefix) } : {}),
     });
-    closers.push(() => storage.close());
+    // Before the Redis connection (closed last): the cache still deletes its records when it closes.
+    closers.splice(closers.length - (redis ? 1 : 0), 0, () => storage.close());
+    if (redis) {
+      const sync = await shareCacheChanges(storage.cache, {
+        client: redis,
+        channel: `${config.redis.keyPrefix}:cache-changes`,
+        url: config.store,
+        log: (message) => logger.warn(message),
+      });
+      closers.unshift(() => sync.close());
+    }
     if (metrics) {
       metrics.observeCache(() => {
         const st = storage.cache.stats;
@@ -136,13 +160,23 @@ export async function buildStack(opts: StackOptions): Promise<Stack> {
       metrics.observeSpool(() => storage.spool.files.reduce((sum, f) => sum + sizeOf(f), 0));
     }
 
-    const lockStore = fileStore(join(stateDir, 'webdav-locks.json'));
-    const propertyStore = fileStore(join(stateDir, 'webdav-properties.json'));
+    const shared = redis
+      ? {
+          lockStore: new Keyv({ store: redisKeyvStore(redis, config.redis.keyPrefix), namespace: 'webdav-locks' }),
+          propertyStore: new Keyv({ store: redisKeyvStore(redis, config.redis.keyPrefix), namespace: 'webdav-properties' }),
+          sharedState: new RedisLock(redis, `${config.redis.keyPrefix}:webdav-state-lock`, {
+            leaseMs: config.redis.lockLeaseSec * 1000,
+            what: 'WebDAV lock and property',
+          }),
+        }
+      : {
+          lockStore: fileStore(join(stateDir, 'webdav-locks.json')),
+          propertyStore: fileStore(join(stateDir, 'webdav-properties.json')),
+        };
     const webdav = createWebdavHandler({
       storage,
       basePath: config.server.basePath,
-      lockStore,
-      propertyStore,
+      ...shared,
       log: (level, message, meta) => logger.log(level, message, meta),
     });
     closers.unshift(() => webdav.close());
@@ -155,6 +189,12 @@ export async function buildStack(opts: StackOptions): Promise<Stack> {
         await client.driveInfo();
       },
     };
+    if (redis) {
+      const r = redis;
+      checks.store = async () => {
+        await r.ping();
+      };
+    }
     return {
       storage,
       webdav,

@@ -5,9 +5,7 @@
 // a listing fetch it began before the write is then not stored, and records under a moved or deleted folder
 // are dropped by whoever stored them. Messages missed while the subscription was down are covered by dropping
 // this instance's records when it reconnects (and, failing all else, by the cache TTL).
-import KeyvRedis from '@keyv/redis';
 import { randomUUID } from 'node:crypto';
-import type { KeyvStoreAdapter } from 'keyv';
 import { closeRedis, safeRedisUrl, type RedisClient } from '../util/redis.js';
 import type { MetadataCache } from './cache.js';
 
@@ -79,27 +77,4 @@ export async function shareCacheChanges(cache: MetadataCache, opts: CacheSyncOpt
       await closeRedis(subscriber);
     },
   };
-}
-
-/**
- * The metadata cache's keyv store in Redis. keyv sets the adapter's namespace from the cache's own one; the
- * deployment's key prefix is put in front, so two deployments with the same device/mountpoint names on one
- * Redis never share records.
- */
-export function redisCacheStore(client: RedisClient, keyPrefix: string): KeyvStoreAdapter {
-  class PrefixedStore extends KeyvRedis<unknown> {
-    override get namespace(): string | undefined {
-      return super.namespace;
-    }
-    override set namespace(value: string | undefined) {
-      super.namespace = `${keyPrefix}:${value ?? 'cache'}`;
-    }
-  }
-  // The adapter must not close a connection the stack shares with the token store and the locks.
-  const store = new PrefixedStore(client as never, { noNamespaceAffectsAll: false });
-  store.disconnect = async () => undefined;
-  // Connection trouble is reported once, by the client's own listener (lib/util/redis.ts); an unheard 'error'
-  // here must not become an exception.
-  store.on('error', () => undefined);
-  return store as unknown as KeyvStoreAdapter;
 }

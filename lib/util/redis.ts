@@ -2,7 +2,8 @@
 // never reaches a message), key names under one prefix, and a cross-instance lock — SET NX PX with a random token,
 // released and renewed only by its holder (compare-and-delete in a script), renewed while held so a long holder
 // keeps it and a crashed one frees it after one lease. Layers above build on these; none of them opens Redis itself.
-import { createClient } from '@keyv/redis';
+import KeyvRedis, { createClient } from '@keyv/redis';
+import type { KeyvStoreAdapter } from 'keyv';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 
@@ -135,4 +136,26 @@ export class RedisLock {
       await sleep(10 + Math.random() * 40);
     }
   }
+}
+
+/**
+ * A keyv store in Redis on a shared connection. keyv sets the adapter's namespace from its own (the metadata
+ * cache picks one per account root); the deployment's key prefix is put in front, so two deployments on one
+ * Redis never share records. Closing a keyv on it leaves the connection open: the caller owns it.
+ */
+export function redisKeyvStore(client: RedisClient, keyPrefix: string): KeyvStoreAdapter {
+  class PrefixedStore extends KeyvRedis<unknown> {
+    override get namespace(): string | undefined {
+      return super.namespace;
+    }
+    override set namespace(value: string | undefined) {
+      super.namespace = `${keyPrefix}:${value ?? 'keyv'}`;
+    }
+  }
+  const store = new PrefixedStore(client as never, { noNamespaceAffectsAll: false });
+  store.namespace = undefined;
+  store.disconnect = async () => undefined;
+  // Connection trouble is reported once, by connectRedis's listener; an unheard 'error' here must not throw.
+  store.on('error', () => undefined);
+  return store as unknown as KeyvStoreAdapter;
 }

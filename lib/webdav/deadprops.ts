@@ -2,8 +2,10 @@
 // (Win32FileAttributes from Explorer, litmus's test properties, …) is kept in a keyv store, one key per
 // resource, and follows the resource through MOVE and COPY and away with DELETE. Jottacloud itself has
 // nowhere to keep them. An index of the keys that have properties lets a folder move find its descendants
-// without asking the store to enumerate (most keyv stores cannot).
+// without asking the store to enumerate (most keyv stores cannot). With a store shared by several instances
+// the index is re-read per request (`sync`) and changes run under the shared guard, like the lock table's.
 import type Keyv from 'keyv';
+import type { SharedStateGuard } from './locks.js';
 import { pathKey } from './paths.js';
 
 export interface DeadProp {
@@ -22,7 +24,27 @@ export class DeadPropertyStore {
   private writes: Promise<unknown> = Promise.resolve();
   private queues = new Map<string, Promise<unknown>>();
 
-  constructor(private readonly store: Keyv) {}
+  constructor(
+    private readonly store: Keyv,
+    /** Given when other instances share the store. */
+    private readonly guard?: SharedStateGuard,
+  ) {}
+
+  /** With a shared store: re-reads the index, which other instances may have changed. */
+  async sync(): Promise<void> {
+    if (!this.guard) return;
+    await this.writes;
+    const saved = (await this.store.get(INDEX_KEY)) as string[] | undefined;
+    this.index = new Set((saved ?? []).filter((k) => typeof k === 'string'));
+  }
+
+  private async change(apply: () => Promise<void>): Promise<void> {
+    if (!this.guard) return apply();
+    return this.guard.exclusive(async () => {
+      await this.sync();
+      await apply();
+    });
+  }
 
   /**
    * Runs `work` alone for this resource: two PROPPATCHes of one file each read, change and write its
@@ -55,6 +77,10 @@ export class DeadPropertyStore {
   }
 
   async set(path: string, props: DeadProp[]): Promise<void> {
+    await this.change(() => this.setNow(path, props));
+  }
+
+  private async setNow(path: string, props: DeadProp[]): Promise<void> {
     const k = pathKey(path);
     if (props.length) {
       await this.store.set(keyFor(k), props);
@@ -77,17 +103,17 @@ export class DeadPropertyStore {
   }
 
   async move(from: string, to: string): Promise<void> {
-    await this.transfer(from, to, true, true);
+    await this.change(() => this.transfer(from, to, true, true));
   }
 
   async copy(from: string, to: string, deep: boolean): Promise<void> {
-    await this.transfer(from, to, deep, false);
+    await this.change(() => this.transfer(from, to, deep, false));
   }
 
   private async transfer(from: string, to: string, deep: boolean, removeSource: boolean): Promise<void> {
     if (pathKey(from) === pathKey(to)) return; // a case-only rename: same resource, same key
     // whatever the destination had is replaced, as the resource at the destination is
-    await this.removeWithin(to);
+    await this.removeWithinNow(to);
     const fromKey = pathKey(from);
     const toKey = pathKey(to);
     const keys = deep ? this.keysWithin(from) : this.index.has(fromKey) ? [fromKey] : [];
@@ -107,6 +133,10 @@ export class DeadPropertyStore {
   }
 
   async removeWithin(path: string): Promise<void> {
+    await this.change(() => this.removeWithinNow(path));
+  }
+
+  private async removeWithinNow(path: string): Promise<void> {
     const keys = this.keysWithin(path);
     if (!keys.length) return;
     for (const k of keys) {

@@ -92,14 +92,14 @@ export function createWebdavHandler(opts: WebdavOptions): WebdavHandler {
     storage: opts.storage,
     basePath,
     locks: new LockTable(opts.lockStore ?? new Keyv(), opts.now, opts.sharedState),
-    props: new DeadPropertyStore(opts.propertyStore ?? new Keyv()),
+    props: new DeadPropertyStore(opts.propertyStore ?? new Keyv(), opts.sharedState),
     ignoreMacMetadata: opts.ignoreMacMetadata ?? false,
     lockTimeout: { default: opts.lockTimeoutDefault ?? 3600, max: opts.lockTimeoutMax ?? 7 * 24 * 3600 },
     log,
   };
   const requests = new WeakMap<IncomingMessage, DavRequest>();
   // Another instance may have changed the tables since this one last looked.
-  const syncShared = () => shared.locks.sync();
+  const syncShared = () => Promise.all([shared.locks.sync(), shared.props.sync()]);
   const ready = Promise.all([shared.locks.ready(), shared.props.ready()]);
   ready.catch((err: unknown) => log('error', 'loading the WebDAV lock/property store failed', { error: String(err) }));
 
