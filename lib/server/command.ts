@@ -102,19 +102,30 @@ export async function runServeCommand(opts: ServeCliOptions): Promise<void> {
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
-      if (stopping) return;
+      if (stopping) {
+        // A second Ctrl-C (or SIGTERM) means "now".
+        logger.warn(`${signal} again: exiting without waiting`);
+        process.exit(1);
+      }
       stopping = true;
-      logger.info(`${signal}: no new connections; waiting up to ${config.server.shutdownGraceSec} s for ${server.inFlight()} request(s) in flight`);
+      const grace = config.server.shutdownGraceSec;
+      logger.info(`${signal}: no new connections; waiting up to ${grace} s for ${server.inFlight()} request(s) in flight`);
+      // Whatever happens below, the process ends: a backend that will not close must not keep it alive.
+      setTimeout(() => {
+        logger.error('shutdown did not finish in time; exiting');
+        process.exit(1);
+      }, (grace + 15) * 1000).unref();
       void (async () => {
         const { cut } = await server.close();
         if (cut) logger.warn(`grace period over: ${cut} request(s) cut`);
+        logger.debug('server closed; closing the WebDAV layer, storage and backend');
         await stack.close().catch((err: unknown) => logger.error(`closing the backend failed: ${err instanceof Error ? err.message : String(err)}`));
         logger.info('stopped');
         resolve();
       })();
     };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
   });
   // Keep-alive sockets and store timers of the layers below may still hold the event loop: the work is done,
   // so exit once the log is flushed.
