@@ -1,0 +1,192 @@
+// Several `jottadav serve` instances over one emulator, sharing state through a Redis started for the test:
+// `redis-server` as a child process on a free loopback port, no persistence. The instances are set up as an
+// operator would: one config file with `store: redis://…`, one `jottadav login --token` (which writes the
+// token set into Redis), then `jottadav serve --config` per instance, each with its own spool folder and ports.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RunningEmulator } from '../../lib/emulator/index.js';
+import { childEnv, cliPath } from '../helpers/serve-process.js';
+import { basicAuth } from '../helpers/stack.js';
+import { repoRoot } from '../helpers/tools.js';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface Child {
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function launch(command: string, args: string[], env: NodeJS.ProcessEnv): Child {
+  const child = spawn(command, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+  return { child, output: () => out, exited };
+}
+
+async function waitFor(c: Child, pattern: RegExp, what: string, timeoutMs = 30_000): Promise<RegExpExecArray> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const m = pattern.exec(c.output());
+    if (m) return m;
+    if (c.child.exitCode !== null || c.child.signalCode !== null) throw new Error(`${what} exited early (${c.child.exitCode ?? c.child.signalCode}):\n${c.output()}`);
+    if (Date.now() > deadline) {
+      c.child.kill('SIGKILL');
+      throw new Error(`${what} did not start within ${timeoutMs / 1000} s:\n${c.output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function stop(c: Child, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<void> {
+  if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill(signal);
+  const timer = setTimeout(() => c.child.kill('SIGKILL'), timeoutMs);
+  await c.exited;
+  clearTimeout(timer);
+}
+
+export interface RedisServer {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** A throw-away redis-server on a free loopback port: nothing saved, nothing appended. */
+export async function startRedis(): Promise<RedisServer> {
+  const port = await freePort();
+  const c = launch('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], process.env);
+  await waitFor(c, /Ready to accept connections/, 'redis-server');
+  return { url: `redis://127.0.0.1:${port}`, port, stop: () => stop(c) };
+}
+
+export interface Instance {
+  name: string;
+  /** The share's URL, ending in `/`. */
+  url: string;
+  opsUrl: string;
+  pid: number;
+  output(): string;
+  /** SIGKILL (a crash) by default; waits for the exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again (after a kill) on new ports. */
+  restart(): Promise<void>;
+}
+
+export interface Cluster {
+  instances: Instance[];
+  auth: string;
+  home: string;
+  configFile: string;
+  close(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  emu: RunningEmulator;
+  redisUrl: string;
+  count?: number;
+  /** Merged into the `storage` section. */
+  storage?: Record<string, unknown>;
+}
+
+/** One login into Redis, then `count` instances of `jottadav serve` on the same config. */
+export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
+  const home = mkdtempSync(join(tmpdir(), 'jottadav-multi-'));
+  const configFile = join(home, 'config.json');
+  const user = { name: 'alice', password: `pw-${Math.random().toString(36).slice(2)}-x` };
+  // A prefix of its own: suites sharing one Redis never see each other's keys.
+  const keyPrefix = `jottadav-spec-${Math.random().toString(36).slice(2, 8)}`;
+  writeFileSync(configFile, `${JSON.stringify({ store: opts.redisUrl, redis: { keyPrefix }, endpoints: opts.emu.url }, null, 2)}\n`, { mode: 0o600 });
+  const login = launch(process.execPath, [cliPath, 'login', '--token', opts.emu.mintLoginToken(), '--config', configFile], childEnv(home));
+  const done = await login.exited;
+  if (done.code !== 0) throw new Error(`jottadav login failed (${done.code ?? done.signal}):\n${login.output()}`);
+  const written = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+  written.server = { port: 0, metricsPort: 0 };
+  written.storage = { cacheTtlSec: 60, ...opts.storage };
+  written.log = { level: 'info' };
+  writeFileSync(configFile, `${JSON.stringify(written, null, 2)}\n`, { mode: 0o600 });
+
+  const instances: (Instance & { child(): Child })[] = [];
+  for (let i = 0; i < (opts.count ?? 2); i++) {
+    const name = String.fromCharCode(65 + i);
+    const env = childEnv(home, { JOTTADAV_USER: user.name, JOTTADAV_PASS: user.password, JOTTADAV_STORAGE__SPOOL_DIR: join(home, `spool-${name}`) });
+    let current!: Child;
+    let url = '';
+    let opsUrl = '';
+    const start = async () => {
+      current = launch(process.execPath, [cliPath, 'serve', '--config', configFile], env);
+      url = (await waitFor(current, /^WebDAV: (\S+)/m, `jottadav serve ${name}`))[1];
+      opsUrl = /^Health and metrics \(this machine only\): (http:\/\/[^/\s]+)/m.exec(current.output())?.[1] ?? '';
+    };
+    await start();
+    instances.push({
+      name,
+      get url() {
+        return url;
+      },
+      get opsUrl() {
+        return opsUrl;
+      },
+      get pid() {
+        return current.child.pid!;
+      },
+      output: () => current.output(),
+      kill: (signal = 'SIGKILL') => stop(current, signal),
+      restart: start,
+      child: () => current,
+    });
+  }
+  return {
+    instances,
+    auth: basicAuth(user.name, user.password),
+    home,
+    configFile,
+    close: async () => {
+      await Promise.all(instances.map((i) => stop(i.child())));
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  body: string;
+}
+
+/** One request to an instance; `path` is relative to the share. */
+export async function dav(
+  instance: Pick<Instance, 'url'>,
+  auth: string,
+  method: string,
+  path: string,
+  init: { headers?: Record<string, string>; body?: string | Buffer } = {},
+): Promise<Answer> {
+  const res = await fetch(instance.url + path, { method, headers: { Authorization: auth, ...init.headers }, body: init.body, redirect: 'manual' });
+  return { status: res.status, headers: res.headers, body: await res.text() };
+}
+
+/** Member names of a folder from a Depth: 1 PROPFIND (the folder itself left out). */
+export async function listNames(instance: Pick<Instance, 'url'>, auth: string, folder = ''): Promise<string[]> {
+  const res = await dav(instance, auth, 'PROPFIND', folder, { headers: { Depth: '1' } });
+  if (res.status !== 207) throw new Error(`PROPFIND ${folder} answered ${res.status}: ${res.body}`);
+  const hrefs = [...res.body.matchAll(/<D:href>([^<]*)<\/D:href>/gi)].map((m) => decodeURIComponent(m[1]));
+  const self = new URL(instance.url + folder).pathname;
+  return hrefs
+    .filter((h) => h.replace(/\/$/, '') !== self.replace(/\/$/, ''))
+    .map((h) => h.replace(/\/$/, '').split('/').pop()!)
+    .sort();
+}
