@@ -93,6 +93,13 @@ export const serverSchema = z
       .union([z.literal(false), z.number().int().min(0).max(65535)])
       .default(9180)
       .describe('Port of the unauthenticated `/healthz` and `/metrics`, always bound to 127.0.0.1; `false` turns it off.'),
+    idleTimeoutSec: z
+      .number()
+      .int()
+      .min(1)
+      .max(3600)
+      .default(120)
+      .describe('A client that sends nothing this long while it owes headers or body is cut (slow-loris defence); time the server spends answering does not count.'),
     shutdownGraceSec: z.number().int().min(0).max(3600).default(30).describe('How long SIGTERM waits for requests in flight before closing connections.'),
     trustProxy: z.boolean().default(false).describe('Take the client address from X-Forwarded-For (only behind a reverse proxy you run).'),
   })

@@ -12,7 +12,7 @@ import { createApp, type WebdavHandler } from './app.js';
 import type { UserDirectory } from './auth/index.js';
 import { ServerMetrics } from './metrics.js';
 import { startOpsServer, type OpsServer, type ReadinessChecks } from './ops.js';
-import { trackTraffic } from './traffic.js';
+import { hasBody, trackTraffic } from './traffic.js';
 
 export interface StartServerOptions {
   server: ServerConfig;
@@ -72,9 +72,23 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   const metrics = opts.metrics ?? new ServerMetrics();
   const built = createApp({ server: cfg, webdav: opts.webdav, storage: opts.storage, users: opts.users, logger, metrics, tls });
 
-  // Counting starts before Express sees the request, so no body byte can slip past the counters and guard.
+  const idleMs = cfg.idleTimeoutSec * 1000;
   const handler = (req: IncomingMessage, res: ServerResponse) => {
-    trackTraffic(req, res);
+    // Counting starts before Express sees the request, so no body byte can slip past the counters and guard.
+    const traffic = trackTraffic(req, res);
+    // The idle timeout guards against clients that stall while they owe us bytes (the body) or should be reading
+    // (the answer). Between the two the silence is ours — storage may spend minutes committing a large upload to
+    // Jottacloud — so it is suspended from the end of the body until the answer starts.
+    const socket = req.socket;
+    let answering = false;
+    if (hasBody(req)) traffic.onBodyReceived(() => !answering && socket.setTimeout(0));
+    else socket.setTimeout(0);
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+      answering = true;
+      if (!socket.destroyed) socket.setTimeout(idleMs);
+      return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+    } as ServerResponse['writeHead'];
     built.app(req, res);
   };
   let http: Server;
@@ -92,10 +106,10 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     http = createHttpServer(handler);
   }
   // A multi-gigabyte upload may take hours: no limit on a whole request, but headers must arrive within a
-  // minute and a connection that sends nothing for two minutes is closed (slow-loris clients).
+  // minute (or the idle timeout, if shorter) and a client that stalls mid-request is cut (slow-loris clients).
   http.requestTimeout = 0;
-  http.headersTimeout = 60_000;
-  http.timeout = 120_000;
+  http.headersTimeout = Math.min(60_000, idleMs);
+  http.timeout = idleMs;
   http.keepAliveTimeout = 30_000;
   // A request can fail before Express runs (bad TLS handshake, malformed HTTP): answer 400 and move on.
   http.on('clientError', (_err, socket) => {

@@ -18,7 +18,7 @@ import { FileTokenStore, TokenManager, type TokenStore } from '../jottacloud/tok
 import { openTokenStore } from '../jottacloud/token-store-redis.js';
 import { openStorage, type StorageProvider } from '../storage/index.js';
 import { shareCacheChanges } from '../storage/cache-sync.js';
-import { closeRedis, connectRedis, redisKeyvStore, RedisLock, type RedisClient } from '../util/redis.js';
+import { closeRedis, connectRedis, redisKeys, redisKeyvStore, RedisLock, type RedisClient } from '../util/redis.js';
 import { createWebdavHandler } from '../webdav/index.js';
 import type { WebdavHandler } from './app.js';
 import type { ServerMetrics } from './metrics.js';
@@ -146,7 +146,7 @@ export async function buildStack(opts: StackOptions): Promise<Stack> {
     if (redis) {
       const sync = await shareCacheChanges(storage.cache, {
         client: redis,
-        channel: `${config.redis.keyPrefix}:cache-changes`,
+        channel: redisKeys(config.redis.keyPrefix).cacheChanges,
         url: config.store,
         log: (message) => logger.warn(message),
       });
@@ -164,7 +164,7 @@ export async function buildStack(opts: StackOptions): Promise<Stack> {
       ? {
           lockStore: new Keyv({ store: redisKeyvStore(redis, config.redis.keyPrefix), namespace: 'webdav-locks' }),
           propertyStore: new Keyv({ store: redisKeyvStore(redis, config.redis.keyPrefix), namespace: 'webdav-properties' }),
-          sharedState: new RedisLock(redis, `${config.redis.keyPrefix}:webdav-state-lock`, {
+          sharedState: new RedisLock(redis, redisKeys(config.redis.keyPrefix).webdavStateLock, {
             leaseMs: config.redis.lockLeaseSec * 1000,
             what: 'WebDAV lock and property',
           }),

@@ -8,6 +8,8 @@ export interface Traffic {
   readonly startedAt: bigint;
   bytesIn(): number;
   bytesOut(): number;
+  /** Calls `fn` once the whole request body has arrived from the client (read or not), or now if it has. */
+  onBodyReceived(fn: () => void): void;
 }
 
 const trafficKey = Symbol('jottadav.traffic');
@@ -28,12 +30,23 @@ export function trackTraffic(req: IncomingMessage, res: ServerResponse): Traffic
   // Bytes that arrived before we got here are already buffered in the stream.
   let inBytes = req.readableLength;
   let outBytes = 0;
-  const state: Traffic & { gate?: Gate } = { startedAt: process.hrtime.bigint(), bytesIn: () => inBytes, bytesOut: () => outBytes };
+  let received = req.complete;
+  const waiting: (() => void)[] = [];
+  const state: Traffic & { gate?: Gate } = {
+    startedAt: process.hrtime.bigint(),
+    bytesIn: () => inBytes,
+    bytesOut: () => outBytes,
+    onBodyReceived: (fn) => (received ? fn() : void waiting.push(fn)),
+  };
   tracked[trafficKey] = state;
 
   const originalPush = req.push.bind(req);
   req.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
     if (chunk !== null && chunk !== undefined) inBytes += (chunk as Buffer).length;
+    else if (chunk === null && !received) {
+      received = true;
+      waiting.splice(0).forEach((fn) => fn());
+    }
     const gate = state.gate;
     if (!gate) return originalPush(chunk, encoding);
     if (gate.refused) {
@@ -76,7 +89,8 @@ export function trackTraffic(req: IncomingMessage, res: ServerResponse): Traffic
   return state;
 }
 
-function hasBody(req: IncomingMessage): boolean {
+/** True when the request announces a body (a length above zero, or chunked). */
+export function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   if (length !== undefined) return Number(length) > 0;
   return req.headers['transfer-encoding'] !== undefined;

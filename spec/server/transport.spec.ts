@@ -220,3 +220,41 @@ describe('server: body-size guard', function () {
     expect(Buffer.from(await get.arrayBuffer()).equals(body)).to.equal(true);
   });
 });
+
+describe('server: idle timeout', function () {
+  this.timeout(60_000);
+  let s: TestStack;
+  before(async () => {
+    // Every backend call takes 0.7 s: committing a PUT keeps the client waiting in silence for longer than
+    // the 1 s idle timeout.
+    s = await startStack({ server: { idleTimeoutSec: 1 }, emulator: { latencyMs: 700 } });
+  });
+  after(() => s?.close());
+
+  it('does not count the time the server spends answering: a slow commit still gets its 201', async () => {
+    const started = Date.now();
+    const r = await request(s, 'PUT', 'slow-commit.txt', { body: 'committed while the client waits' });
+    expect(r.status).to.equal(201);
+    expect(Date.now() - started, 'the commit really took longer than the idle timeout').to.be.greaterThan(1000);
+    expect((await request(s, 'GET', 'slow-commit.txt')).body).to.equal('committed while the client waits');
+  });
+
+  it('cuts a client that stalls in the middle of its body (slow loris)', async () => {
+    const { connect } = await import('node:net');
+    const socket = connect(s.port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(`PUT /loris.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${s.auth}\r\nContent-Length: 100\r\n\r\n0123456789`);
+    const outcome = await new Promise<string>((resolve) => {
+      const timer = setTimeout(() => resolve('still open after 10 s'), 10_000);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve('closed');
+      });
+      socket.on('data', () => undefined);
+      socket.on('error', () => undefined);
+    });
+    socket.destroy();
+    expect(outcome).to.equal('closed');
+    expect((await request(s, 'PROPFIND', 'loris.txt', { headers: { Depth: '0' } })).status).to.equal(404);
+  });
+});
