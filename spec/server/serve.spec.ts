@@ -3,12 +3,14 @@
 // restarts); `--user/--pass` and JOTTADAV_USER/JOTTADAV_PASS; SIGTERM lets an upload in flight finish and
 // exits 0; the grace period bounds how long a stuck request can hold the exit.
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request as httpRequest, type ClientRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { configSchema } from '../../lib/config/index.js';
+import { accessToken, archivePath, emuFetch, startTestEmulator } from '../helpers/emulator.js';
 import { basicAuth } from '../helpers/stack.js';
 import { repoRoot } from '../helpers/tools.js';
 
@@ -154,6 +156,28 @@ describe('jottadav serve (child process)', function () {
       expect(byEnv.output()).to.not.include('env-pass-456');
     } finally {
       expect(await stop(byEnv)).to.equal(0);
+    }
+  });
+
+  it('with an account from `jottadav login`, serves that account (generated password kept in a file, not printed)', async () => {
+    const emu = await startTestEmulator();
+    let s: Serving | undefined;
+    try {
+      await promisify(execFile)(process.execPath, [cli, 'login', '--token', emu.mintLoginToken(), '--endpoints', emu.url], { env: cleanEnv(home) });
+      s = await serve(process.execPath, [cli, 'serve'], cleanEnv(home));
+      expect(s.output()).to.include(`the Jottacloud account ${emu.user} (Jotta/Archive)`);
+      expect(s.password).to.equal(undefined);
+      const creds = JSON.parse(readFileSync(join(home, 'webdav-credentials.json'), 'utf8')) as { name: string; password: string };
+      expect(s.output()).to.include(`User: ${creds.name} (password in ${join(home, 'webdav-credentials.json')})`);
+      expect(s.output()).to.not.include(creds.password);
+      const put = await fetch(`${s.url}from-webdav.txt`, { method: 'PUT', body: 'via the account', headers: { Authorization: basicAuth(creds.name, creds.password) } });
+      expect(put.status).to.equal(201);
+      // The file is on the account itself, as the service's own API lists it.
+      const listing = await emuFetch(emu, await accessToken(emu), archivePath(emu));
+      expect(await listing.text()).to.include('from-webdav.txt');
+    } finally {
+      if (s) expect(await stop(s)).to.equal(0);
+      await emu.close();
     }
   });
 
