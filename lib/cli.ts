@@ -7,6 +7,8 @@ import type { EmulatorCliOptions } from './emulator/command.js';
 import type { ServeCliOptions } from './server/command.js';
 import { serviceKeys } from './jottacloud/auth/services.js';
 import type { AccountCliOptions, DevicesCliOptions, LoginCliOptions } from './jottacloud/commands.js';
+import type { ConfigCliOptions } from './config/commands.js';
+import type { WarmCliOptions } from './server/warm-command.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -121,6 +123,44 @@ export function buildProgram(): Command {
     .action(async (opts: AccountCliOptions) => {
       const { runCleanup } = await import('./jottacloud/commands.js');
       await runCleanup(opts);
+    });
+
+  const configCommand = program.command('config').description('Check the configuration, show it (secrets redacted), or print its option table.');
+  configCommand
+    .command('check')
+    .description('Validate the configuration and what it points to (files, Redis, a saved token set); exit code 1 on a problem.')
+    .addOption(config())
+    .action(async (opts: ConfigCliOptions) => {
+      const { runConfigCheck } = await import('./config/commands.js');
+      await runConfigCheck(opts);
+    });
+  configCommand
+    .command('show')
+    .description('Print the effective configuration (defaults < file < JOTTADAV_* variables), secrets redacted.')
+    .option('--json', 'print JSON instead of YAML')
+    .addOption(config())
+    .action(async (opts: ConfigCliOptions) => {
+      const { runConfigShow } = await import('./config/commands.js');
+      await runConfigShow(opts);
+    });
+  configCommand
+    .command('docs')
+    .description('Print every option with its default as a Markdown table (the README\'s "Configuration" table).')
+    .action(async () => {
+      const { runConfigDocs } = await import('./config/commands.js');
+      await runConfigDocs();
+    });
+
+  program
+    .command('warm')
+    .description('List every folder once to fill the metadata cache (with store: redis://…, for the serving instances).')
+    .option('--path <folder>', 'folder of the share to start at (default its root)')
+    .option('--depth <levels>', 'folder levels to go below the start (default all)', integer('--depth', 0, 10_000))
+    .option('--concurrency <n>', 'folders listed at the same time', integer('--concurrency', 1, 32), 4)
+    .addOption(config())
+    .action(async (opts: WarmCliOptions) => {
+      const { runWarmCommand } = await import('./server/warm-command.js');
+      await runWarmCommand(opts);
     });
   return program;
 }

@@ -5,7 +5,7 @@
 // waited finds the set another one rotated and adopts it instead of spending the old refresh token again.
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
-import { closeRedis, connectRedis, RedisLock, safeRedisUrl, type RedisClient } from '../util/redis.js';
+import { closeRedis, connectRedis, RedisLock, redisKeys, safeRedisUrl, type RedisClient } from '../util/redis.js';
 import { FileTokenStore, formatStoredTokens, parseStoredTokens, type TokenSet, type TokenStore } from './tokens.js';
 
 export interface RedisTokenStoreOptions {
@@ -28,9 +28,10 @@ export class RedisTokenStore implements TokenStore {
     private readonly client: RedisClient,
     options: RedisTokenStoreOptions,
   ) {
-    this.key = `${options.prefix}:tokens`;
+    const keys = redisKeys(options.prefix);
+    this.key = keys.tokens;
     this.location = `${safeRedisUrl(options.url)} key ${this.key}`;
-    this.lock = new RedisLock(client, `${this.key}:refresh-lock`, { leaseMs: options.leaseMs, waitMs: options.lockWaitMs, what: 'token refresh' });
+    this.lock = new RedisLock(client, keys.tokenRefreshLock, { leaseMs: options.leaseMs, waitMs: options.lockWaitMs, what: 'token refresh' });
   }
 
   async read(): Promise<TokenSet | undefined> {

@@ -40,10 +40,11 @@ export async function runWarmCommand(opts: WarmCliOptions): Promise<void> {
       onProgress: (p) => progress.update(p.folders, p.known, `folders, ${p.files} files`),
       onSkip: (folder, err) => logger.warn(`skipped ${folder}: ${err instanceof Error ? err.message : String(err)}`),
     });
-    progress.stop(
+    progress.stop();
+    process.stdout.write(
       `Listed ${result.folders} folder(s): ${result.files} file(s), ${humanBytes(result.bytes)}` +
         (result.skipped ? `; ${result.skipped} folder(s) could not be listed` : '') +
-        (config.store === 'local' ? '.' : `; cached for ${config.storage.cacheTtlSec} s.`),
+        (config.store === 'local' ? '.\n' : `; cached for ${config.storage.cacheTtlSec} s.\n`),
     );
     if (result.skipped) process.exitCode = 1;
   } finally {

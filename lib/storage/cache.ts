@@ -71,11 +71,14 @@ export class MetadataCache {
   private floorSeq = 0;
   private sweeper?: NodeJS.Timeout;
   private readonly listeners = new Set<(path: string) => Promise<void> | void>();
+  /** Records in a store other instances share (Redis) stay when this one closes: they still serve the others. */
+  private readonly shared: boolean;
   /** Counters for tests and diagnostics. */
   readonly stats = { listingHits: 0, listingMisses: 0, entryHits: 0, entryMisses: 0 };
 
   constructor(options: CacheOptions) {
     this.ttlMs = options.ttlMs;
+    this.shared = options.store !== undefined;
     const namespace = options.namespace ?? 'jottadav';
     this.kv = options.store
       ? new Keyv({ store: options.store, namespace })
@@ -221,7 +224,7 @@ export class MetadataCache {
 
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
-    await this.clear();
+    if (!this.shared) await this.clear();
     await this.kv.disconnect().catch(() => undefined);
   }
 

@@ -24,6 +24,19 @@ export function safeRedisUrl(url: string): string {
   }
 }
 
+/** Every key and channel jottadav uses in Redis, under the deployment's prefix (`redis.keyPrefix`). */
+export function redisKeys(prefix: string) {
+  return {
+    /** The account's token set (one deployment serves one account). */
+    tokens: `${prefix}:tokens`,
+    tokenRefreshLock: `${prefix}:tokens:refresh-lock`,
+    /** Paths changed by a write, published for the other instances' caches. */
+    cacheChanges: `${prefix}:cache-changes`,
+    /** Guards the WebDAV lock table and dead properties while one instance checks and changes them. */
+    webdavStateLock: `${prefix}:webdav-state-lock`,
+  };
+}
+
 export class RedisUnavailableError extends Error {
   override name = 'RedisUnavailableError';
 }
