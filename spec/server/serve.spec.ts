@@ -109,6 +109,13 @@ describe('jottadav serve (child process)', function () {
     expect(server.anonymous).to.equal('off');
   });
 
+  it('documents its flags in --help', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [cli, 'serve', '--help']);
+    for (const flag of ['--host', '--port', '--config', '--user', '--pass', '--htpasswd', '--read-only', '--anonymous', '--cert', '--key', '--base-path', '--metrics-port', '--no-metrics']) {
+      expect(stdout).to.include(flag);
+    }
+  });
+
   it('npm start on a fresh home serves the embedded emulator with a printed user and password, kept across restarts', async () => {
     const first = await serve('npm', ['start', '--silent'], cleanEnv(home));
     let second: Serving | undefined;
