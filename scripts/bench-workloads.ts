@@ -119,6 +119,16 @@ function timeLeft(ctx: BenchContext): boolean {
   return Date.now() < ctx.deadline;
 }
 
+/**
+ * Repetition-major order: round 1 on every target, then round 2…, so a change in the machine's load (it may be
+ * shared) spreads over all targets instead of landing on one.
+ */
+async function rounds(ctx: BenchContext, repeats: number, fn: (rep: number, t: BenchTarget) => Promise<void>): Promise<void> {
+  for (let rep = 0; rep < repeats && timeLeft(ctx); rep++) {
+    for (const t of ctx.targets) await fn(rep, t);
+  }
+}
+
 function push<T>(map: PerTarget<T[]>, t: TargetName, v: T): void {
   (map[t] ??= []).push(v);
 }
@@ -296,21 +306,21 @@ export async function propfind(ctx: BenchContext): Promise<void> {
       const cold = row(ctx, { id: `propfind-${n}-cold`, workload: 1, title: `PROPFIND depth 1, ${n.toLocaleString('en')} entries, cold`, requests: {}, chart: { series: 'cold', x: n } });
       const warm = row(ctx, { id: `propfind-${n}-warm`, workload: 1, title: `PROPFIND depth 1, ${n.toLocaleString('en')} entries, warm`, requests: {}, chart: { series: 'warm', x: n } });
       cold.limitNote = warm.limitNote = 'one listing GET on the API (it has no cache)';
-      for (const t of ctx.targets) {
-        for (let c = 0; c < ctx.plan.coldRepeats(n) && timeLeft(ctx); c++) {
-          const m = await measure(ctx, t, () => t.side.list(flatFolder(n, c)));
-          if (m.value.entries !== n) throw new Error(`${t.name}: ${flatFolder(n, c)} listed ${m.value.entries} entries, expected ${n}`);
-          push(cold.ms, t.name, m.ms);
-          pushRequests(cold, t.name, m);
-        }
-        for (let w = 0; w < ctx.plan.warmRepeats && timeLeft(ctx); w++) {
-          const m = await measure(ctx, t, () => t.side.list(flatFolder(n, 0)));
-          if (m.value.entries !== n) throw new Error(`${t.name}: warm listing of ${flatFolder(n, 0)} gave ${m.value.entries} entries`);
-          push(warm.ms, t.name, m.ms);
-          pushRequests(warm, t.name, m);
-        }
-        ctx.log(`  ${t.name}: ${n} entries done`);
-      }
+      await rounds(ctx, ctx.plan.coldRepeats(n), async (c, t) => {
+        const m = await measure(ctx, t, () => t.side.list(flatFolder(n, c)));
+        if (m.value.entries !== n) throw new Error(`${t.name}: ${flatFolder(n, c)} listed ${m.value.entries} entries, expected ${n}`);
+        push(cold.ms, t.name, m.ms);
+        pushRequests(cold, t.name, m);
+      });
+      // Warm = listed moments ago: one untimed listing first, well inside every server's cache lifetime.
+      for (const t of ctx.targets) await t.side.list(flatFolder(n, 0));
+      await rounds(ctx, ctx.plan.warmRepeats, async (_w, t) => {
+        const m = await measure(ctx, t, () => t.side.list(flatFolder(n, 0)));
+        if (m.value.entries !== n) throw new Error(`${t.name}: warm listing of ${flatFolder(n, 0)} gave ${m.value.entries} entries`);
+        push(warm.ms, t.name, m.ms);
+        pushRequests(warm, t.name, m);
+      });
+      ctx.log(`  ${n} entries done`);
     }
   });
 }
@@ -364,17 +374,15 @@ export async function treeWalk(ctx: BenchContext): Promise<void> {
       requests: {},
     });
     r.limitNote = 'the same listings on the API';
-    for (const t of ctx.targets) {
-      for (let c = 0; c < tree.repeats && timeLeft(ctx); c++) {
-        const m = await measure(ctx, t, () => walk(t.side, treeRoot(ctx, c), tree.concurrency, tree.folders + 1));
-        if (m.value.folders !== tree.folders + 1 || m.value.entries !== tree.entries) {
-          throw new Error(`${t.name}: walk saw ${m.value.folders} folders / ${m.value.entries} entries, expected ${tree.folders + 1} / ${tree.entries}`);
-        }
-        push(r.ms, t.name, m.ms);
-        pushRequests(r, t.name, m);
+    await rounds(ctx, tree.repeats, async (c, t) => {
+      const m = await measure(ctx, t, () => walk(t.side, treeRoot(ctx, c), tree.concurrency, tree.folders + 1));
+      if (m.value.folders !== tree.folders + 1 || m.value.entries !== tree.entries) {
+        throw new Error(`${t.name}: walk saw ${m.value.folders} folders / ${m.value.entries} entries, expected ${tree.folders + 1} / ${tree.entries}`);
       }
-      ctx.log(`  ${t.name}: walk done`);
-    }
+      push(r.ms, t.name, m.ms);
+      pushRequests(r, t.name, m);
+      ctx.log(`  ${t.name}: walk ${c + 1} done`);
+    });
   });
 }
 
@@ -384,19 +392,19 @@ export async function reads(ctx: BenchContext): Promise<void> {
   const { get, range } = ctx.plan;
   await withLoad(ctx, 3, async () => {
     const getPath = `${SEED}/get-${get.size}.bin`;
+    const rangePath = `${SEED}/range-${range.size}.bin`;
     const whole = row(ctx, { id: 'get', workload: 3, title: `GET ${formatSize(get.size)}`, bytes: get.size, peakRss: {}, chart: { series: 'GET', x: get.size } });
     whole.limitNote = 'GET ?mode=bin on the API';
     const expectMd5 = get.size <= 64 * MiB ? await bodyMd5(get.size, getPath) : undefined;
-    for (const t of ctx.targets) {
-      for (let i = 0; i < get.repeats && timeLeft(ctx); i++) {
-        const m = await measure(ctx, t, () => t.side.read(getPath, { hash: expectMd5 !== undefined }));
-        check(t, m.value, get.size, expectMd5, getPath);
-        push(whole.ms, t.name, m.ms);
-        if (m.peakRss !== undefined) push(whole.peakRss!, t.name, m.peakRss);
-      }
-      ctx.log(`  ${t.name}: GET done`);
-    }
-    const rangePath = `${SEED}/range-${range.size}.bin`;
+    await rounds(ctx, get.repeats, async (_i, t) => {
+      const m = await measure(ctx, t, () => t.side.read(getPath, { hash: expectMd5 !== undefined }));
+      check(t, m.value, get.size, expectMd5, getPath);
+      push(whole.ms, t.name, m.ms);
+      if (m.peakRss !== undefined) push(whole.peakRss!, t.name, m.peakRss);
+    });
+    ctx.log('  GET done');
+    // The first read of a file may look up its metadata; every offset is then compared on the same footing.
+    for (const t of ctx.targets) await t.side.read(rangePath, { range: [0, 0] });
     for (const at of range.offsets) {
       const start = Math.min(range.size - range.length, Math.floor((range.size * at) / MiB) * MiB);
       const r = row(ctx, {
@@ -407,14 +415,12 @@ export async function reads(ctx: BenchContext): Promise<void> {
         bytes: range.length,
       });
       r.limitNote = 'ranged GET ?mode=bin on the API';
-      for (const t of ctx.targets) {
-        for (let i = 0; i < range.repeats && timeLeft(ctx); i++) {
-          const m = await measure(ctx, t, () => t.side.read(rangePath, { range: [start, start + range.length - 1] }));
-          check(t, m.value, range.length, undefined, rangePath);
-          push(r.ms, t.name, m.ms);
-          push(r.ttfbMs!, t.name, m.value.firstByteMs);
-        }
-      }
+      await rounds(ctx, range.repeats, async (_i, t) => {
+        const m = await measure(ctx, t, () => t.side.read(rangePath, { range: [start, start + range.length - 1] }));
+        check(t, m.value, range.length, undefined, rangePath);
+        push(r.ms, t.name, m.ms);
+        push(r.ttfbMs!, t.name, m.value.firstByteMs);
+      });
     }
   });
 }
@@ -473,32 +479,30 @@ export async function writes(ctx: BenchContext): Promise<void> {
           chart: { series: withMd5 ? 'PUT with MD5' : 'PUT without MD5', x: size },
         });
         r.limitNote = withMd5 ? 'allocate + upload on the API' : 'spool to local disk with MD5, then allocate + upload on the API';
-        for (const t of ctx.targets) {
+        for (const t of ctx.targets) await makeFolders(t, work(ctx, t.name, 'put'));
+        await rounds(ctx, put.repeats(size), async (i, t) => {
           const folder = work(ctx, t.name, 'put');
-          await makeFolders(t, folder);
-          for (let i = 0; i < put.repeats(size) && timeLeft(ctx); i++) {
-            const path = `${folder}/${size}-${withMd5 ? 'md5' : 'plain'}-${i}.bin`;
-            const seed = `${ctx.id}:${path}`;
-            const md5 = await bodyMd5(size, seed);
-            let spoolMs = 0;
-            if (t.name === 'limit' && !withMd5) spoolMs = (await spool(ctx, size, seed)).ms;
-            let ackMs = 0;
-            const m = await measure(ctx, t, async () => {
-              const a = await t.side.write(path, size, seed, withMd5 || t.name === 'limit' ? { md5 } : {});
-              ackMs = a.totalMs;
-              const first = await waitStored(ctx, path, size, md5, 10 * 60_000);
-              return first;
-            });
-            // Stored at the first look: the answer came after the service had it, so that is the time.
-            const storedMs = m.value ? ackMs : m.ms;
-            push(r.ms, t.name, storedMs + spoolMs);
-            push(r.ackMs!, t.name, ackMs + spoolMs);
-            pushRequests(r, t.name, m);
-            if (m.peakRss !== undefined) push(r.peakRss!, t.name, m.peakRss);
-            await ctx.admin.destroyFile(path);
-          }
-          ctx.log(`  ${t.name}: PUT ${formatSize(size)} ${withMd5 ? 'md5' : 'plain'} done`);
-        }
+          const path = `${folder}/${size}-${withMd5 ? 'md5' : 'plain'}-${i}.bin`;
+          const seed = `${ctx.id}:${path}`;
+          const md5 = await bodyMd5(size, seed);
+          let spoolMs = 0;
+          if (t.name === 'limit' && !withMd5) spoolMs = (await spool(ctx, size, seed)).ms;
+          let ackMs = 0;
+          const m = await measure(ctx, t, async () => {
+            const a = await t.side.write(path, size, seed, withMd5 || t.name === 'limit' ? { md5 } : {});
+            ackMs = a.totalMs;
+            const first = await waitStored(ctx, path, size, md5, 10 * 60_000);
+            return first;
+          });
+          // Stored at the first look: the answer came after the service had it, so that is the time.
+          const storedMs = m.value ? ackMs : m.ms;
+          push(r.ms, t.name, storedMs + spoolMs);
+          push(r.ackMs!, t.name, ackMs + spoolMs);
+          pushRequests(r, t.name, m);
+          if (m.peakRss !== undefined) push(r.peakRss!, t.name, m.peakRss);
+          await ctx.admin.destroyFile(path);
+        });
+        ctx.log(`  PUT ${formatSize(size)} ${withMd5 ? 'md5' : 'plain'} done`);
       }
     }
   });
@@ -526,39 +530,37 @@ export async function smallFiles(ctx: BenchContext): Promise<void> {
     puts.limitNote = 'allocate + upload per file on the API (the MD5 known beforehand)';
     moves.limitNote = '`mv` per file';
     dels.limitNote = '`dl` (to trash) per file';
-    for (const t of ctx.targets) {
-      for (let rep = 0; rep < small.repeats && timeLeft(ctx); rep++) {
-        const a = work(ctx, t.name, `small-${rep}`, 'a');
-        const b = work(ctx, t.name, `small-${rep}`, 'b');
-        await makeFolders(t, a);
-        await makeFolders(t, b);
-        const names = Array.from({ length: n }, (_, i) => `note-${String(i).padStart(4, '0')}.txt`);
-        const seeds = names.map((name) => `${ctx.id}:${t.name}:${rep}:${name}`);
-        const md5s = t.name === 'limit' ? await Promise.all(seeds.map((s) => bodyMd5(small.size, s))) : [];
-        let ackMs = 0;
-        const p = await measure(ctx, t, async () => {
-          const started = performance.now();
-          await pool(n, small.concurrency, async (i) => {
-            await t.side.write(`${a}/${names[i]}`, small.size, seeds[i], md5s[i] ? { md5: md5s[i] } : {});
-          });
-          ackMs = performance.now() - started;
-          return waitAllStored(ctx, a, names, small.size, 10 * 60_000);
+    await rounds(ctx, small.repeats, async (rep, t) => {
+      const a = work(ctx, t.name, `small-${rep}`, 'a');
+      const b = work(ctx, t.name, `small-${rep}`, 'b');
+      await makeFolders(t, a);
+      await makeFolders(t, b);
+      const names = Array.from({ length: n }, (_, i) => `note-${String(i).padStart(4, '0')}.txt`);
+      const seeds = names.map((name) => `${ctx.id}:${t.name}:${rep}:${name}`);
+      const md5s = t.name === 'limit' ? await Promise.all(seeds.map((s) => bodyMd5(small.size, s))) : [];
+      let ackMs = 0;
+      const p = await measure(ctx, t, async () => {
+        const started = performance.now();
+        await pool(n, small.concurrency, async (i) => {
+          await t.side.write(`${a}/${names[i]}`, small.size, seeds[i], md5s[i] ? { md5: md5s[i] } : {});
         });
-        push(puts.ms, t.name, p.value ? ackMs : p.ms);
-        push(puts.ackMs!, t.name, ackMs);
-        pushRequests(puts, t.name, p);
+        ackMs = performance.now() - started;
+        return waitAllStored(ctx, a, names, small.size, 10 * 60_000);
+      });
+      push(puts.ms, t.name, p.value ? ackMs : p.ms);
+      push(puts.ackMs!, t.name, ackMs);
+      pushRequests(puts, t.name, p);
 
-        const mv = await measure(ctx, t, () => pool(n, small.concurrency, (i) => t.side.move(`${a}/${names[i]}`, `${b}/${names[i]}`)));
-        push(moves.ms, t.name, mv.ms);
-        pushRequests(moves, t.name, mv);
+      const mv = await measure(ctx, t, () => pool(n, small.concurrency, (i) => t.side.move(`${a}/${names[i]}`, `${b}/${names[i]}`)));
+      push(moves.ms, t.name, mv.ms);
+      pushRequests(moves, t.name, mv);
 
-        const dl = await measure(ctx, t, () => pool(n, small.concurrency, (i) => t.side.remove(`${b}/${names[i]}`)));
-        push(dels.ms, t.name, dl.ms);
-        pushRequests(dels, t.name, dl);
-        await ctx.admin.destroyFolder(work(ctx, t.name, `small-${rep}`));
-      }
-      ctx.log(`  ${t.name}: small files done`);
-    }
+      const dl = await measure(ctx, t, () => pool(n, small.concurrency, (i) => t.side.remove(`${b}/${names[i]}`)));
+      push(dels.ms, t.name, dl.ms);
+      pushRequests(dels, t.name, dl);
+      await ctx.admin.destroyFolder(work(ctx, t.name, `small-${rep}`));
+      ctx.log(`  ${t.name}: small files ${rep + 1} done`);
+    });
   });
 }
 
@@ -579,34 +581,32 @@ export async function session(ctx: BenchContext): Promise<void> {
       requests: {},
     });
     r.limitNote = 'the same steps on the API (uploads with their MD5)';
-    for (const t of ctx.targets) {
-      for (let rep = 0; rep < s.repeats && timeLeft(ctx); rep++) {
-        const photos = `${SEED}/photos-${rep}`;
-        const folder = work(ctx, t.name, `session-${rep}`);
-        await makeFolders(t, folder);
-        const seeds = Array.from({ length: s.copies }, (_, i) => `${ctx.id}:${t.name}:session:${rep}:${i}`);
-        const md5s = t.name === 'limit' ? await Promise.all(seeds.map((x) => bodyMd5(s.copySize, x))) : [];
-        const m = await measure(ctx, t, async () => {
-          const listing = await t.side.list(photos);
-          if (listing.entries !== s.photos) throw new Error(`${t.name}: ${photos} listed ${listing.entries} entries`);
-          await pool(s.thumbnails, 4, async (i) => {
-            await t.side.read(`${photos}/IMG_${String(i).padStart(4, '0')}.jpg`, { range: [0, s.thumbBytes - 1] });
-          });
-          await t.side.list(folder);
-          for (let i = 0; i < s.copies; i++) await t.side.write(`${folder}/copy-${i}.jpg`, s.copySize, seeds[i], md5s[i] ? { md5: md5s[i] } : {});
-          await t.side.list(folder);
-          for (let i = 0; i < s.copies; i++) await t.side.move(`${folder}/copy-${i}.jpg`, `${folder}/renamed-${i}.jpg`);
-          await t.side.list(folder);
-          for (let i = 0; i < s.copies; i++) await t.side.remove(`${folder}/renamed-${i}.jpg`);
-          const end = await t.side.list(folder);
-          if (end.entries !== 0) throw new Error(`${t.name}: ${folder} still lists ${end.entries} entries after the deletes`);
+    await rounds(ctx, s.repeats, async (rep, t) => {
+      const photos = `${SEED}/photos-${rep}`;
+      const folder = work(ctx, t.name, `session-${rep}`);
+      await makeFolders(t, folder);
+      const seeds = Array.from({ length: s.copies }, (_, i) => `${ctx.id}:${t.name}:session:${rep}:${i}`);
+      const md5s = t.name === 'limit' ? await Promise.all(seeds.map((x) => bodyMd5(s.copySize, x))) : [];
+      const m = await measure(ctx, t, async () => {
+        const listing = await t.side.list(photos);
+        if (listing.entries !== s.photos) throw new Error(`${t.name}: ${photos} listed ${listing.entries} entries`);
+        await pool(s.thumbnails, 4, async (i) => {
+          await t.side.read(`${photos}/IMG_${String(i).padStart(4, '0')}.jpg`, { range: [0, s.thumbBytes - 1] });
         });
-        push(r.ms, t.name, m.ms);
-        pushRequests(r, t.name, m);
-        await ctx.admin.destroyFolder(folder);
-      }
-      ctx.log(`  ${t.name}: session done`);
-    }
+        await t.side.list(folder);
+        for (let i = 0; i < s.copies; i++) await t.side.write(`${folder}/copy-${i}.jpg`, s.copySize, seeds[i], md5s[i] ? { md5: md5s[i] } : {});
+        await t.side.list(folder);
+        for (let i = 0; i < s.copies; i++) await t.side.move(`${folder}/copy-${i}.jpg`, `${folder}/renamed-${i}.jpg`);
+        await t.side.list(folder);
+        for (let i = 0; i < s.copies; i++) await t.side.remove(`${folder}/renamed-${i}.jpg`);
+        const end = await t.side.list(folder);
+        if (end.entries !== 0) throw new Error(`${t.name}: ${folder} still lists ${end.entries} entries after the deletes`);
+      });
+      push(r.ms, t.name, m.ms);
+      pushRequests(r, t.name, m);
+      await ctx.admin.destroyFolder(folder);
+    });
+    ctx.log('  session done');
   });
 }
 
