@@ -78,6 +78,21 @@ describe('server: TLS', function () {
     expect(answer.body).to.include('multistatus');
   });
 
+  it("serves HTTPS to rclone's webdav backend, trusting the certificate through --ca-cert", async function () {
+    requireTool(this, 'rclone', 'rclone', 'version');
+    const env = { ...process.env, RCLONE_CONFIG: join(dir, 'rclone.conf') };
+    const obscured = (await run('rclone', ['obscure', s.user!.password], { env })).stdout.trim();
+    const remote = `:webdav,url='${s.url}',vendor=other,user=${s.user!.name},pass=${obscured}:`;
+    await run('rclone', ['--ca-cert', tls.cert, 'copyto', tls.key, `${remote}from-rclone/key.pem`], { env, timeout: 60_000 });
+    const { stdout } = await run('rclone', ['--ca-cert', tls.cert, 'lsf', `${remote}from-rclone`], { env, timeout: 60_000 });
+    expect(stdout.trim()).to.equal('key.pem');
+    const untrusted = await run('rclone', ['--low-level-retries', '1', '--retries', '1', 'lsf', remote], { env, timeout: 60_000 }).then(
+      () => 'listed',
+      (e: { stderr: string }) => e.stderr,
+    );
+    expect(untrusted).to.match(/certificate/i);
+  });
+
   it('refuses a client that does not trust the certificate, and speaks no plain HTTP on the TLS port', async () => {
     const untrusted = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', s.url]).then(
       () => 'connected',
