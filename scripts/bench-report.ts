@@ -70,13 +70,22 @@ export function checkTargets(rows: Row[]): TargetCheck[] {
     out.push(share(`${r.title}: within 1.2× of spool + direct upload`, r, 1 / 1.2));
   }
   const big = rows.filter((r) => (r.id === 'get' || r.id.startsWith('put-')) && r.bytes && r.bytes >= Math.max(...rows.map((x) => (x.id.startsWith('put-') ? (x.bytes ?? 0) : 0))));
-  const peaks = big.map((r) => ({ r, peak: summarize(r.peakRss?.jottadav)?.max })).filter((x) => x.peak !== undefined) as { r: Row; peak: number }[];
+  const peaks = big
+    .map((r) => {
+      const samples = r.peakRss?.jottadav ?? [];
+      const peak = summarize(samples)?.max;
+      const start = peak === undefined ? undefined : r.startRss?.jottadav?.[samples.indexOf(peak)];
+      return { r, peak, start };
+    })
+    .filter((x) => x.peak !== undefined) as { r: Row; peak: number; start?: number }[];
   if (peaks.length) {
     const worst = peaks.reduce((a, b) => (b.peak > a.peak ? b : a));
     out.push({
       target: 'peak server RSS during the biggest PUT/GET under 150 MiB',
       met: worst.peak < 150 * MiB,
-      detail: peaks.map((p) => `${p.r.title}: ${formatBytes(p.peak)}`).join('; '),
+      detail: peaks
+        .map((p) => `${p.r.title}: ${formatBytes(p.peak)}${p.start !== undefined ? ` (${formatBytes(p.start)} before it)` : ''}`)
+        .join('; '),
     });
   }
   const warm = rows.filter((r) => r.id.startsWith('propfind-') && r.id.endsWith('-warm'));

@@ -33,6 +33,8 @@ export interface Row {
   routes?: PerTarget<Record<string, number>>;
   /** Peak RSS of the server process per sample, bytes. */
   peakRss?: PerTarget<number[]>;
+  /** Its RSS right before each sample (what caches of earlier work already held). */
+  startRss?: PerTarget<number[]>;
   /** What the limit cell is, when it is not the same operation on the API. */
   limitNote?: string;
   /** For the charts: which series and at which x. */
@@ -100,7 +102,13 @@ export function cell(row: Row, t: TargetName): string {
   const req = summarize(row.requests?.[t]);
   if (req) out += ` · ${Math.round(req.median)} req`;
   const rss = summarize(row.peakRss?.[t]);
-  if (rss) out += ` · ${formatBytes(rss.max)} RSS`;
+  const before = row.startRss?.[t];
+  if (rss) {
+    // The worst sample, and how far it rose above where that sample started.
+    const i = row.peakRss![t]!.indexOf(rss.max);
+    const rise = before?.[i] !== undefined ? ` (+${formatBytes(Math.max(0, rss.max - before[i]))})` : '';
+    out += ` · ${formatBytes(rss.max)}${rise} RSS`;
+  }
   return out;
 }
 

@@ -133,6 +133,12 @@ function push<T>(map: PerTarget<T[]>, t: TargetName, v: T): void {
   (map[t] ??= []).push(v);
 }
 
+function recordRss(r: Row, t: TargetName, m: { peakRss?: number; startRss?: number }): void {
+  if (m.peakRss === undefined) return;
+  push((r.peakRss ??= {}), t, m.peakRss);
+  if (m.startRss !== undefined) push((r.startRss ??= {}), t, m.startRss);
+}
+
 /** Backend requests of one sample: the count, and the kinds summed over the row's samples. */
 function pushRequests(r: Row, t: TargetName, m: { requests: number; routes: Record<string, number> }): void {
   push((r.requests ??= {}), t, m.requests);
@@ -146,6 +152,8 @@ interface Measured<T> {
   /** Requests per kind (emulator route label), the harness's own left out where it can tell. */
   routes: Record<string, number>;
   peakRss?: number;
+  /** RSS just before: the peak is judged against what the process already held (caches of earlier work). */
+  startRss?: number;
   value: T;
 }
 
@@ -154,7 +162,8 @@ async function measure<T>(ctx: BenchContext, t: BenchTarget, fn: () => Promise<T
   const before = await ctx.emu.stats();
   const adminBefore = ctx.admin.calls;
   const peakable = t.memoryPid !== undefined && resetPeak(t.memoryPid);
-  let sampled = t.memoryPid ? rss(t.memoryPid) : 0;
+  const startRss = t.memoryPid ? rss(t.memoryPid) : undefined;
+  let sampled = startRss ?? 0;
   // Sampling as well, for kernels that refuse clear_refs.
   const sampler = t.memoryPid && !peakable ? setInterval(() => (sampled = Math.max(sampled, rss(t.memoryPid as number))), 50) : undefined;
   const started = performance.now();
@@ -170,7 +179,7 @@ async function measure<T>(ctx: BenchContext, t: BenchTarget, fn: () => Promise<T
     if (own > 0) routes['GET jfs'] = (routes['GET jfs'] ?? 0) - own;
     if (routes['GET jfs'] === 0) delete routes['GET jfs'];
     const peak = t.memoryPid === undefined ? undefined : peakable ? peakRss(t.memoryPid) : sampled;
-    return { ms, requests, routes, peakRss: peak, value };
+    return { ms, requests, routes, peakRss: peak, startRss, value };
   } finally {
     if (sampler) clearInterval(sampler);
   }
@@ -400,7 +409,7 @@ export async function reads(ctx: BenchContext): Promise<void> {
       const m = await measure(ctx, t, () => t.side.read(getPath, { hash: expectMd5 !== undefined }));
       check(t, m.value, get.size, expectMd5, getPath);
       push(whole.ms, t.name, m.ms);
-      if (m.peakRss !== undefined) push(whole.peakRss!, t.name, m.peakRss);
+      recordRss(whole, t.name, m);
     });
     ctx.log('  GET done');
     // The first read of a file may look up its metadata; every offset is then compared on the same footing.
@@ -499,7 +508,7 @@ export async function writes(ctx: BenchContext): Promise<void> {
           push(r.ms, t.name, storedMs + spoolMs);
           push(r.ackMs!, t.name, ackMs + spoolMs);
           pushRequests(r, t.name, m);
-          if (m.peakRss !== undefined) push(r.peakRss!, t.name, m.peakRss);
+          recordRss(r, t.name, m);
           await ctx.admin.destroyFile(path);
         });
         ctx.log(`  PUT ${formatSize(size)} ${withMd5 ? 'md5' : 'plain'} done`);

@@ -58,6 +58,9 @@ describe('bench: statistics and target checks', () => {
     const r = row('get', { jottadav: [1000, 2000, 500] }, { bytes: 1024 * 1024 * 1024, requests: { jottadav: [1, 1, 1] }, peakRss: { jottadav: [80 * 1024 * 1024] } });
     expect(cell(r, 'jottadav')).to.equal('1.00 s 1024 MiB/s (500 ms–2.00 s) · 1 req · 80 MiB RSS');
     expect(cell(r, 'rclone')).to.equal('–');
+    // With the RSS each sample started from, the worst peak also says how much it rose.
+    r.startRss = { jottadav: [70 * 1024 * 1024] };
+    expect(cell(r, 'jottadav')).to.equal('1.00 s 1024 MiB/s (500 ms–2.00 s) · 1 req · 80 MiB (+10 MiB) RSS');
   });
 
   it('flags a workload where jottadav is slower than either rclone mode, and judges the request-count targets', () => {
