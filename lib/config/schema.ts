@@ -161,6 +161,23 @@ export type StorageConfig = z.infer<typeof storageSchema>;
 /** `redis://[user:password@]host[:port][/db]`, or `rediss://` for TLS. */
 export const redisUrlPattern = /^rediss?:\/\/[^\s]*$/;
 
+export const webdavSchema = z
+  .object({
+    ignoreMacMetadata: z
+      .boolean()
+      .default(false)
+      .describe("Keep macOS Finder's `._*` and `.DS_Store` files out of Jottacloud: writes of them are accepted and dropped, and they are never listed."),
+    lockTimeoutDefaultSec: z.number().int().min(1).default(3600).describe('Lock timeout when a client asks for none, seconds.'),
+    lockTimeoutMaxSec: z
+      .number()
+      .int()
+      .min(1)
+      .default(7 * 24 * 3600)
+      .describe('Longest lock timeout granted (also for `Infinite`), seconds.'),
+  })
+  .strict()
+  .default({});
+
 export const configSchema = z
   .object({
     account: accountSchema.optional().describe('The Jottacloud account, written by `jottadav login`; absent = serve the embedded emulator.'),
@@ -188,6 +205,7 @@ export const configSchema = z
       .default({}),
     server: serverSchema,
     storage: storageSchema,
+    webdav: webdavSchema.describe('WebDAV behaviour.'),
     log: z
       .object({
         level: z.enum(['error', 'warn', 'info', 'debug']).default('info').describe('`error`, `warn`, `info` or `debug`.'),

@@ -176,6 +176,9 @@ export async function buildStack(opts: StackOptions): Promise<Stack> {
     const webdav = createWebdavHandler({
       storage,
       basePath: config.server.basePath,
+      ignoreMacMetadata: config.webdav.ignoreMacMetadata,
+      lockTimeoutDefault: config.webdav.lockTimeoutDefaultSec,
+      lockTimeoutMax: config.webdav.lockTimeoutMaxSec,
       ...shared,
       log: (level, message, meta) => logger.log(level, message, meta),
     });

@@ -19,6 +19,7 @@ export interface TestStackOptions {
   /** `server` config section (port and metricsPort default to 0 here). */
   server?: NonNullable<ConfigInput['server']>;
   storage?: ConfigInput['storage'];
+  webdav?: ConfigInput['webdav'];
   log?: { level?: 'error' | 'warn' | 'info' | 'debug'; json?: boolean };
   /** The `--user/--pass` user; `null` for none. Default alice / a random password. */
   user?: { name: string; password: string } | null;
@@ -62,6 +63,7 @@ export async function startStack(opts: TestStackOptions = {}): Promise<TestStack
     server: { port: 0, metricsPort: 0, ...opts.server },
     // A spool folder per stack: the default one in the OS temp dir is shared and swept at start.
     storage: { spoolDir: join(stateDir, 'spool'), ...opts.storage },
+    webdav: opts.webdav,
     log: { level: opts.log?.level ?? 'info', json: opts.log?.json ?? false },
   });
 
