@@ -16,11 +16,19 @@ export interface XmlElement {
 
 export const DAV = 'DAV:';
 
+/**
+ * Deepest element nesting accepted in a request body. Real PROPPATCH values nest a few levels; the tree is walked
+ * recursively (serialising dead properties, collecting text), so a body nested thousands deep would overflow the
+ * stack and answer 500 instead of a clear 400.
+ */
+export const MAX_XML_DEPTH = 200;
+
 export function parseXml(text: string): XmlElement {
   const parser = new SaxesParser({ xmlns: true, position: false });
   const stack: XmlElement[] = [];
   let root: XmlElement | undefined;
   parser.on('opentag', (node) => {
+    if (stack.length >= MAX_XML_DEPTH) throw new DavError(400, `the XML request body nests elements more than ${MAX_XML_DEPTH} levels deep`);
     const attrs = new Map<string, string>();
     for (const attr of Object.values(node.attributes)) {
       if (typeof attr === 'string') continue;
@@ -47,6 +55,7 @@ export function parseXml(text: string): XmlElement {
   try {
     parser.write(text).close();
   } catch (err) {
+    if (err instanceof DavError) throw err;
     throw new DavError(400, `the XML request body is not well-formed: ${(err as Error).message}`);
   }
   if (!root) throw new DavError(400, 'the XML request body has no root element');
