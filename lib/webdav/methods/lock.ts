@@ -10,16 +10,20 @@ import { activeLockXml } from '../props.js';
 import { childElements, DAV, findChild, parseXml, serialiseContent, XML_HEADER } from '../xml.js';
 import { isMacMetadata } from './put.js';
 
-/** The first acceptable value of a `Timeout:` header (`Second-N`, `Infinite`), clamped to the maximum. */
+/**
+ * The first acceptable value of a `Timeout:` header (`Second-N`, `Infinite`), clamped to the maximum. Unknown
+ * entries beside a good one are skipped (RFC 4918 lets a client list alternatives); a header with no usable entry at
+ * all is a client error (400) rather than a lock granted for a time the client never asked for.
+ */
 export function parseTimeout(header: string | undefined, limits: { default: number; max: number }): number {
-  if (!header) return limits.default;
+  if (!header?.trim()) return limits.default;
   for (const part of header.split(',')) {
     const t = part.trim();
     if (/^infinite$/i.test(t)) return limits.max;
     const m = /^second-(\d+)$/i.exec(t);
     if (m) return Math.max(1, Math.min(limits.max, Number(m[1])));
   }
-  return limits.default;
+  throw new DavError(400, 'the Timeout header must be Second-N or Infinite');
 }
 
 function lockAnswer(ctx: DavRequest, lock: ActiveLock, status: number): void {
