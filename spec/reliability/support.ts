@@ -108,15 +108,37 @@ export class Remote {
     }
   }
 
-  /** Every file below the mountpoint (trashed and unfinished ones included), by relative path. */
-  async files(): Promise<Map<string, RemoteFile>> {
+  private async folderList(): Promise<XmlFolder[]> {
     const res = await this.get('', '?mode=list');
     const text = await res.text();
     if (res.status !== 200) throw new Error(`mode=list: HTTP ${res.status} ${text}`);
     const doc = parser.parse(text) as { filedirlist?: { folders?: { folder?: XmlFolder | XmlFolder[] } } };
+    return list(doc.filedirlist?.folders?.folder);
+  }
+
+  private relative(folder: XmlFolder): string {
+    return `${xmlText(folder.path)}/${folder['@name']}`.slice(this.root.length).replace(/^\/+/, '');
+  }
+
+  /** The whole tree as sorted lines (`folder/`, `file md5 size`, trashed entries marked): equal snapshots = nothing changed. */
+  async snapshot(): Promise<string[]> {
+    const lines: string[] = [];
+    for (const folder of await this.folderList()) {
+      const dir = this.relative(folder);
+      if (dir) lines.push(`${dir}/${folder['@deleted'] !== undefined ? ' (trashed)' : ''}`);
+      for (const f of list(folder.files?.file)) {
+        const rev = f.currentRevision;
+        lines.push(`${dir ? `${dir}/` : ''}${f['@name']} ${rev?.state ?? '-'} ${rev?.md5 ?? '-'} ${rev?.size ?? '-'} ${f.latestRevision?.state ?? ''}${f['@deleted'] !== undefined ? ' (trashed)' : ''}`);
+      }
+    }
+    return lines.sort();
+  }
+
+  /** Every file below the mountpoint (trashed and unfinished ones included), by relative path. */
+  async files(): Promise<Map<string, RemoteFile>> {
     const out = new Map<string, RemoteFile>();
-    for (const folder of list(doc.filedirlist?.folders?.folder)) {
-      const dir = `${xmlText(folder.path)}/${folder['@name']}`.slice(this.root.length).replace(/^\/+/, '');
+    for (const folder of await this.folderList()) {
+      const dir = this.relative(folder);
       for (const f of list(folder.files?.file)) {
         const path = dir ? `${dir}/${f['@name']}` : f['@name'];
         const cur = f.currentRevision?.state === 'COMPLETED' ? f.currentRevision : undefined;
