@@ -41,7 +41,8 @@ export interface RunningEmulator {
   /** Same grammar as --faults; undefined clears. Throws on a bad spec. */
   setFaults(spec: string | undefined): void;
   /** Request counts per route since start (or the last reset). */
-  stats(): { total: number; routes: Record<string, number> };
+  /** Requests and answered body bytes per route since the start or the last reset. */
+  stats(): { total: number; routes: Record<string, number>; bytesOut: Record<string, number> };
   resetStats(): void;
   close(): Promise<void>;
 }

@@ -44,6 +44,7 @@ export class EmulatorServer {
   private readonly jfs: JfsRoutes;
   private readonly api: ApiRoutes;
   private readonly counts = new Map<string, number>();
+  private readonly bytesOut = new Map<string, number>();
   private total = 0;
 
   constructor(
@@ -67,13 +68,35 @@ export class EmulatorServer {
     this.http.keepAliveTimeout = 30_000;
   }
 
-  stats(): { total: number; routes: Record<string, number> } {
-    return { total: this.total, routes: Object.fromEntries([...this.counts].sort(([a], [b]) => (a < b ? -1 : 1))) };
+  stats(): { total: number; routes: Record<string, number>; bytesOut: Record<string, number> } {
+    const sorted = (m: Map<string, number>) => Object.fromEntries([...m].sort(([a], [b]) => (a < b ? -1 : 1)));
+    return { total: this.total, routes: sorted(this.counts), bytesOut: sorted(this.bytesOut) };
   }
 
   resetStats(): void {
     this.counts.clear();
+    this.bytesOut.clear();
     this.total = 0;
+  }
+
+  /** Adds up the body bytes answered per route, so a test can tell a ranged read from a whole download. */
+  private countBytesOut(label: string, res: ServerResponse): void {
+    let sent = 0;
+    const add = (chunk: unknown, encoding?: unknown) => {
+      if (typeof chunk === 'string') sent += Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+      else if (chunk instanceof Uint8Array) sent += chunk.byteLength;
+    };
+    const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+    const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+    res.write = ((...args: unknown[]) => {
+      add(args[0], args[1]);
+      return write(...args);
+    }) as ServerResponse['write'];
+    res.end = ((...args: unknown[]) => {
+      if (typeof args[0] !== 'function') add(args[0], args[1]);
+      return end(...args);
+    }) as ServerResponse['end'];
+    res.once('close', () => this.bytesOut.set(label, (this.bytesOut.get(label) ?? 0) + sent));
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -96,6 +119,7 @@ export class EmulatorServer {
     const label = routeLabel(method, url);
     this.total++;
     this.counts.set(label, (this.counts.get(label) ?? 0) + 1);
+    this.countBytesOut(label, res);
     const format: ErrorFormat = url.pathname.startsWith('/jfs/') ? 'xml' : 'json';
 
     try {
