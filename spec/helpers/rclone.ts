@@ -27,7 +27,8 @@ export interface RcloneMitm {
   close(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+/** A port nothing listens on right now (for programs that cannot take port 0). */
+export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const srv = createServer();
     srv.on('error', reject);

@@ -43,14 +43,20 @@ export function childEnv(home: string, extra: Record<string, string> = {}): Node
   return { ...env, JOTTADAV_HOME: home, ...extra };
 }
 
-interface Child {
+/** A child process with its output collected (stdout and stderr together). */
+export interface Child {
   child: ChildProcess;
   output(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 function launch(args: string[], env: NodeJS.ProcessEnv): Child {
-  const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return launchProcess(process.execPath, [cliPath, ...args], env);
+}
+
+/** Any program (redis-server, …) as a Child. */
+export function launchProcess(command: string, args: string[], env: NodeJS.ProcessEnv): Child {
+  const child = spawn(command, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
@@ -60,7 +66,7 @@ function launch(args: string[], env: NodeJS.ProcessEnv): Child {
   return { child, output: () => out, exited };
 }
 
-async function waitFor(c: Child, pattern: RegExp, what: string, timeoutMs = 60_000): Promise<RegExpExecArray> {
+export async function waitFor(c: Child, pattern: RegExp, what: string, timeoutMs = 60_000): Promise<RegExpExecArray> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const m = pattern.exec(c.output());
@@ -75,7 +81,7 @@ async function waitFor(c: Child, pattern: RegExp, what: string, timeoutMs = 60_0
 }
 
 /** Sends `signal` (if still running) and waits for the exit; SIGKILL after `timeoutMs`. */
-async function stopChild(c: Child, signal: NodeJS.Signals, timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+export async function stopChild(c: Child, signal: NodeJS.Signals, timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill(signal);
   const timer = setTimeout(() => c.child.kill('SIGKILL'), timeoutMs);
   const result = await c.exited;

@@ -2,62 +2,13 @@
 // `redis-server` as a child process on a free loopback port, no persistence. The instances are set up as an
 // operator would: one config file with `store: redis://…`, one `jottadav login --token` (which writes the
 // token set into Redis), then `jottadav serve --config` per instance, each with its own spool folder and ports.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningEmulator } from '../../lib/emulator/index.js';
-import { childEnv, cliPath } from '../helpers/serve-process.js';
+import { freePort } from '../helpers/rclone.js';
+import { childEnv, cliPath, launchProcess, stopChild, waitFor, type Child } from '../helpers/serve-process.js';
 import { basicAuth } from '../helpers/stack.js';
-import { repoRoot } from '../helpers/tools.js';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-interface Child {
-  child: ChildProcess;
-  output(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function launch(command: string, args: string[], env: NodeJS.ProcessEnv): Child {
-  const child = spawn(command, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
-  return { child, output: () => out, exited };
-}
-
-async function waitFor(c: Child, pattern: RegExp, what: string, timeoutMs = 30_000): Promise<RegExpExecArray> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const m = pattern.exec(c.output());
-    if (m) return m;
-    if (c.child.exitCode !== null || c.child.signalCode !== null) throw new Error(`${what} exited early (${c.child.exitCode ?? c.child.signalCode}):\n${c.output()}`);
-    if (Date.now() > deadline) {
-      c.child.kill('SIGKILL');
-      throw new Error(`${what} did not start within ${timeoutMs / 1000} s:\n${c.output()}`);
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-async function stop(c: Child, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<void> {
-  if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill(signal);
-  const timer = setTimeout(() => c.child.kill('SIGKILL'), timeoutMs);
-  await c.exited;
-  clearTimeout(timer);
-}
 
 export interface RedisServer {
   url: string;
@@ -68,9 +19,15 @@ export interface RedisServer {
 /** A throw-away redis-server on a free loopback port: nothing saved, nothing appended. */
 export async function startRedis(): Promise<RedisServer> {
   const port = await freePort();
-  const c = launch('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], process.env);
+  const c = launchProcess('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], process.env);
   await waitFor(c, /Ready to accept connections/, 'redis-server');
-  return { url: `redis://127.0.0.1:${port}`, port, stop: () => stop(c) };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    stop: async () => {
+      await stopChild(c, 'SIGTERM', 15_000);
+    },
+  };
 }
 
 export interface Instance {
@@ -110,7 +67,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   // A prefix of its own: suites sharing one Redis never see each other's keys.
   const keyPrefix = `jottadav-spec-${Math.random().toString(36).slice(2, 8)}`;
   writeFileSync(configFile, `${JSON.stringify({ store: opts.redisUrl, redis: { keyPrefix }, endpoints: opts.emu.url }, null, 2)}\n`, { mode: 0o600 });
-  const login = launch(process.execPath, [cliPath, 'login', '--token', opts.emu.mintLoginToken(), '--config', configFile], childEnv(home));
+  const login = launchProcess(process.execPath, [cliPath, 'login', '--token', opts.emu.mintLoginToken(), '--config', configFile], childEnv(home));
   const done = await login.exited;
   if (done.code !== 0) throw new Error(`jottadav login failed (${done.code ?? done.signal}):\n${login.output()}`);
   const written = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
@@ -127,7 +84,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     let url = '';
     let opsUrl = '';
     const start = async () => {
-      current = launch(process.execPath, [cliPath, 'serve', '--config', configFile], env);
+      current = launchProcess(process.execPath, [cliPath, 'serve', '--config', configFile], env);
       url = (await waitFor(current, /^WebDAV: (\S+)/m, `jottadav serve ${name}`))[1];
       opsUrl = /^Health and metrics \(this machine only\): (http:\/\/[^/\s]+)/m.exec(current.output())?.[1] ?? '';
     };
@@ -144,7 +101,9 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
         return current.child.pid!;
       },
       output: () => current.output(),
-      kill: (signal = 'SIGKILL') => stop(current, signal),
+      kill: async (signal = 'SIGKILL') => {
+        await stopChild(current, signal, 15_000);
+      },
       restart: start,
       child: () => current,
     });
@@ -155,7 +114,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     home,
     configFile,
     close: async () => {
-      await Promise.all(instances.map((i) => stop(i.child())));
+      await Promise.all(instances.map((i) => stopChild(i.child(), 'SIGTERM', 15_000)));
       rmSync(home, { recursive: true, force: true });
     },
   };
