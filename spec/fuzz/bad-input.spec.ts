@@ -4,6 +4,7 @@
 // where it names another: 502 for a Destination on another server), changes nothing on the service, leaks
 // nothing, and the server keeps answering.
 import { expect } from 'chai';
+import { startStack, type TestStack } from '../helpers/stack.js';
 import { counts } from '../reliability/support.js';
 import { authLine, expectNoLeak, expectUnchangedAndAlive, LOCK_BODY, rawRequest, send, startFixture, type Answer, type Fixture } from './support.js';
 
@@ -163,5 +164,34 @@ describe('bad input (hand-written cases)', function () {
       raw('invalid UTF-8 bytes', Buffer.concat([Buffer.from('PUT /dav/docs/'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from(`.txt HTTP/1.1\r\nHost: x\r\n${authLine(f)}Content-Length: 1\r\n\r\nx`)]), [400, 404]));
 
     it('a header line without a colon → 400', () => raw('broken header', `GET /dav/docs/a.txt HTTP/1.1\r\nHost: x\r\nthis is not a header\r\n\r\n`, [400]));
+  });
+});
+
+describe('bad input: slow clients (slow-loris)', function () {
+  this.timeout(60_000);
+  let s: TestStack;
+  before(async () => {
+    // A short idle timeout so the bound shows within the test; the default is 120 s (headers: 60 s at most).
+    s = await startStack({ server: { idleTimeoutSec: 2 } });
+  });
+  after(() => s?.close());
+
+  it('a client dribbling its headers is cut before it finishes, and the server keeps answering others', async () => {
+    const request = `PROPFIND / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${s.auth}\r\nDepth: 0\r\nX-Padding: ${'p'.repeat(40)}\r\n\r\n`;
+    // Twenty such clients at once, one byte every 200 ms: each would need well over 30 s to finish its headers.
+    const slow = Array.from({ length: 20 }, () => rawRequest(s.port, request, { paceMs: 200, waitMs: 45_000 }));
+    await new Promise((r) => setTimeout(r, 500));
+    const meanwhile = await fetch(s.url, { method: 'PROPFIND', headers: { Authorization: s.auth, Depth: '0' } });
+    await meanwhile.arrayBuffer();
+    expect(meanwhile.status, 'other clients are served while the slow ones hang on').to.equal(207);
+    for (const r of await Promise.all(slow)) {
+      counts.fuzzCases++;
+      expect(r.closed, 'the server closed the connection').to.equal(true);
+      expect(r.sent, 'before the headers were complete').to.be.lessThan(r.total);
+      expect(r.status, 'answered 408 Request Timeout (or just closed)').to.be.oneOf([0, 408]);
+    }
+    const after = await fetch(s.url, { method: 'PROPFIND', headers: { Authorization: s.auth, Depth: '0' } });
+    await after.arrayBuffer();
+    expect(after.status).to.equal(207);
   });
 });

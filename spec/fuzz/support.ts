@@ -112,31 +112,32 @@ export function rawRequest(
   port: number,
   bytes: Buffer | string,
   opts: { waitMs?: number; paceMs?: number } = {},
-): Promise<{ status: number; text: string; closed: boolean; ms: number }> {
+): Promise<{ status: number; text: string; closed: boolean; ms: number; sent: number; total: number }> {
   const data = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes, 'latin1');
   const t0 = Date.now();
   return new Promise((resolve) => {
     const sock = net.connect(port, '127.0.0.1');
     let got = '';
     let done = false;
+    let sent = 0;
     const finish = (closed: boolean) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       clearInterval(pacer);
       sock.destroy();
-      resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(got)?.[1] ?? 0), text: got, closed, ms: Date.now() - t0 });
+      resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(got)?.[1] ?? 0), text: got, closed, ms: Date.now() - t0, sent, total: data.length });
     };
     const timer = setTimeout(() => finish(false), opts.waitMs ?? 5000);
     let pacer: NodeJS.Timeout | undefined;
     sock.on('connect', () => {
       if (!opts.paceMs) {
         sock.write(data);
+        sent = data.length;
         return;
       }
-      let i = 0;
       pacer = setInterval(() => {
-        if (i < data.length && sock.writable) sock.write(data.subarray(i, ++i));
+        if (sent < data.length && sock.writable) sock.write(data.subarray(sent, ++sent));
       }, opts.paceMs);
     });
     sock.on('data', (d: Buffer) => {
