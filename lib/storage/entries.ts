@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { File, FolderEntry } from '../jottacloud/index.js';
 import type { CachedEntry } from './cache.js';
 import { decodeName, maxNameLength, type NameEncoding } from './names.js';
-import type { Entry } from './types.js';
+import { UNKNOWN_TIME, type Entry } from './types.js';
 
 /** What a hidden name is for: an upload beside its target, the old file during a swap, a case-only rename. */
 export type HiddenKind = 'tmp' | 'old' | 'ren';
@@ -43,8 +43,7 @@ export function isVisibleFolder(f: FolderEntry | { name: string; deleted: boolea
   return !f.deleted && !isHidden(f.name);
 }
 
-/** Folders carry no times in listings; this stands for "unknown". */
-export const UNKNOWN_TIME = 0;
+export { UNKNOWN_TIME } from './types.js';
 
 export function fileEntry(f: File, encoding: NameEncoding): CachedEntry {
   const modified = f.modified?.getTime() ?? UNKNOWN_TIME;

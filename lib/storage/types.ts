@@ -19,7 +19,7 @@ export interface Entry {
   size: number;
   /** Lower-case hex MD5 of the current revision (files only). */
   md5?: string;
-  /** Modification time, 1 s precision (Jottacloud keeps whole seconds). */
+  /** Modification time, 1 s precision (Jottacloud keeps whole seconds); the epoch when unknown (see `isKnownTime`). */
   modified: Date;
   /** Creation time (btime); for folders and virtual entries the best the service knows, else `modified`. */
   created: Date;
@@ -31,6 +31,14 @@ export interface Entry {
   readOnly?: boolean;
   /** Only in the trash view: when the entry was trashed. */
   deleted?: Date;
+}
+
+/** Folders carry no times in Jottacloud's listings; their times are then the epoch, which stands for "unknown". */
+export const UNKNOWN_TIME = 0;
+
+/** False for a time the service did not give (an `Entry` time equal to the epoch). */
+export function isKnownTime(time: Date): boolean {
+  return time.getTime() !== UNKNOWN_TIME;
 }
 
 export interface OperationOptions {

@@ -2,7 +2,7 @@
 // alone (one listing answers a whole Depth 1 PROPFIND), plus the XML for lock discovery. Which live
 // properties PROPPATCH may change (the times, which reach Jottacloud) is decided here too.
 import mime from 'mime-types';
-import type { Entry, Quota } from '../storage/types.js';
+import { isKnownTime, type Entry, type Quota } from '../storage/types.js';
 import type { DavRequest } from './context.js';
 import { etagOf } from './context.js';
 import { xmlEscape } from './errors.js';
@@ -106,10 +106,11 @@ export async function liveValue(ctx: DavRequest, entry: Entry, ns: string, local
         return isFolder ? '<D:collection/>' : '';
       case 'getcontentlength':
         return isFolder ? undefined : String(entry.size);
+      // Jottacloud gives folders no times: leave the property out (clients show nothing) rather than show 1970.
       case 'getlastmodified':
-        return rfc1123(entry.modified);
+        return isKnownTime(entry.modified) ? rfc1123(entry.modified) : undefined;
       case 'creationdate':
-        return rfc3339(entry.created);
+        return isKnownTime(entry.created) ? rfc3339(entry.created) : undefined;
       case 'getetag': {
         const etag = etagOf(entry);
         return etag === undefined ? undefined : xmlEscape(etag);
