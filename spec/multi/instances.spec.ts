@@ -3,9 +3,11 @@
 // immediately, 100 forced token expiries lead to exactly 100 refreshes (counted at the emulator) with no
 // invalid_grant, and killing one instance loses nothing it acknowledged.
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createClient } from '@keyv/redis';
 import { startTestEmulator, type RunningEmulator } from '../helpers/emulator.js';
+import { childEnv, cliPath } from '../helpers/serve-process.js';
 import { requireTool } from '../helpers/tools.js';
 import { dav, listNames, startCluster, startRedis, type Cluster, type Instance, type RedisServer } from './support.js';
 
@@ -36,7 +38,7 @@ describe('two instances sharing Redis', function () {
     await redis?.stop();
   });
 
-  it('keeps the token set in Redis, not in a file', async () => {
+  it('keeps the token set in Redis, not in a file, and config check finds it there', async () => {
     const client = createClient({ url: redis.url });
     await client.connect();
     try {
@@ -48,6 +50,10 @@ describe('two instances sharing Redis', function () {
     } finally {
       await client.close();
     }
+    const check = spawnSync(process.execPath, [cliPath, 'config', 'check', '--config', cluster.configFile], { env: childEnv(cluster.home), encoding: 'utf8', timeout: 30_000 });
+    expect(check.status, check.stdout + check.stderr).to.equal(0);
+    expect(check.stdout).to.match(/^ok {4}store: Redis at redis:\/\/127\.0\.0\.1:\d+\/? answers$/m);
+    expect(check.stdout).to.match(/^ok {4}token set saved in Redis \(jottadav-spec-\w+:tokens\)$/m);
   });
 
   it('honours a LOCK taken through one instance in the other', async () => {
