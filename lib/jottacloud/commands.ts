@@ -4,7 +4,7 @@
 // call the API client. Every failure ends up as one line on stderr (lib/cli.ts) with no secret in it.
 import { existsSync } from 'node:fs';
 import { loadConfig, updateUserConfig, type Config } from '../config/index.js';
-import { singleOriginEndpoints, jottacloudEndpoints, type Endpoints } from './endpoints.js';
+import { endpointsFromSetting, type Endpoints } from './endpoints.js';
 import {
   authContext,
   findService,
@@ -54,11 +54,6 @@ export class CommandError extends Error {
   override name = 'CommandError';
 }
 
-function resolveEndpoints(value: Config['endpoints']): Endpoints {
-  if (value === undefined) return jottacloudEndpoints;
-  return typeof value === 'string' ? singleOriginEndpoints(value) : value;
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Opening the configured account
 
@@ -80,7 +75,7 @@ async function openAccount(file: string | undefined): Promise<OpenAccount> {
   const { config, path } = loadConfig({ file });
   const account = config.account;
   if (!account) throw new CommandError(`No Jottacloud account is configured in ${path}; run \`jottadav login\` first.`);
-  const endpoints = resolveEndpoints(config.endpoints);
+  const endpoints = endpointsFromSetting(config.endpoints);
   const opened = await openTokenStore(config);
   const tokens = new TokenManager({ store: opened.store, endpoints });
   return { config, configPath: path, endpoints, tokens, api: openApi(endpoints, tokens, account.username), close: opened.close };
@@ -362,7 +357,7 @@ export async function runLogin(opts: LoginCliOptions): Promise<void> {
     await updateUserConfig(opts.config, {});
   }
   const { config, path } = loadConfig({ file: opts.config, flags: opts.endpoints ? { endpoints: opts.endpoints } : {} });
-  const endpoints = resolveEndpoints(config.endpoints);
+  const endpoints = endpointsFromSetting(config.endpoints);
   const ask = interactive() ? await terminalAsker() : undefined;
   // Given a way to sign in by flags, the command runs as a script would want: it asks only for what it cannot
   // do without (a password, the SMS code) and takes the default device and mountpoint unless flags say otherwise.

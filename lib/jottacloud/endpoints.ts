@@ -45,3 +45,9 @@ export function rebaseUrl(url: string, endpoints: Endpoints): string {
 function isWhiteLabelHost(hostname: string): boolean {
   return /^(cloud\.(elgiganten\.(dk|se)|elkjop\.no|elko\.is|gigantti\.fi)|letsgo\.jotta\.cloud|mediamarkt\.jottacloud\.com|cloud-auth\.onlime\.dk|sky\.phonero\.no|mittcloud-auth\.tele2\.se|sky-auth\.telia\.no|cloud-auth\.telia\.se)$/i.test(hostname);
 }
+
+/** The `endpoints` setting as the client needs it: the real service when unset, one origin for every host, or one URL per host. */
+export function endpointsFromSetting(value: string | Endpoints | undefined): Endpoints {
+  if (value === undefined) return jottacloudEndpoints;
+  return typeof value === 'string' ? singleOriginEndpoints(value) : value;
+}

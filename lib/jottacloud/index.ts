@@ -30,5 +30,5 @@ export {
 export { parseServiceTime, formatJottaTime, formatRfc3339 } from './xml.js';
 export type { RequestInfo, RetryOptions, HostKind } from './retry.js';
 export { createHttpClient, type HttpOptions } from './http.js';
-export { jottacloudEndpoints, singleOriginEndpoints, rebaseUrl, type Endpoints } from './endpoints.js';
+export { endpointsFromSetting, jottacloudEndpoints, singleOriginEndpoints, rebaseUrl, type Endpoints } from './endpoints.js';
 export type { AccessTokenSource } from './token-source.js';

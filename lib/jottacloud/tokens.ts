@@ -16,6 +16,7 @@ import { AuthError, ReloginRequiredError, TokenPersistError, TransientAuthError 
 import { authContext, tokenSetSchema, type AuthContext, type TokenSet } from './auth/grant.js';
 import { refreshTokenSet } from './auth/index.js';
 import type { AccessTokenSource } from './token-source.js';
+import { processIsAlive } from '../util/process.js';
 
 export type { TokenSet } from './auth/grant.js';
 
@@ -54,15 +55,6 @@ export function parseStoredTokens(text: string, location: string): TokenSet {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export interface FileTokenStoreOptions {
   /** How long to wait for another process's refresh before giving up. Default 60 s. */
@@ -149,7 +141,7 @@ export class FileTokenStore implements TokenStore {
       const [pidText, timeText] = text.trim().split(/\s+/);
       const pid = Number(pidText);
       const since = Number(timeText) || stat.mtimeMs;
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !isAlive(pid)) return true;
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !processIsAlive(pid)) return true;
       // An empty lock is one whose writer died between creating and filling it.
       if (!text.trim()) return Date.now() - stat.mtimeMs > 5_000;
       return Date.now() - since > this.staleLockMs;

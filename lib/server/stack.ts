@@ -13,7 +13,7 @@ import type { Config } from '../config/index.js';
 import { startEmulator, type RunningEmulator } from '../emulator/index.js';
 import { authContext, loginWithLoginToken } from '../jottacloud/auth/index.js';
 import { JottacloudClient } from '../jottacloud/client.js';
-import { jottacloudEndpoints, singleOriginEndpoints, type Endpoints } from '../jottacloud/endpoints.js';
+import { endpointsFromSetting, singleOriginEndpoints, type Endpoints } from '../jottacloud/endpoints.js';
 import { FileTokenStore, TokenManager, type TokenStore } from '../jottacloud/tokens.js';
 import { openTokenStore } from '../jottacloud/token-store-redis.js';
 import { openStorage, type StorageProvider } from '../storage/index.js';
@@ -52,11 +52,6 @@ export interface Stack {
   client: JottacloudClient;
   tokens: TokenManager;
   close(): Promise<void>;
-}
-
-function endpointsOf(value: Config['endpoints']): Endpoints {
-  if (value === undefined) return jottacloudEndpoints;
-  return typeof value === 'string' ? singleOriginEndpoints(value) : value;
 }
 
 function sizeOf(file: string): number {
@@ -113,7 +108,7 @@ export async function buildStack(opts: StackOptions): Promise<Stack> {
       description ??= `the Jottacloud emulator at ${target.url}`;
     } else {
       const account = config.account!;
-      endpoints = endpointsOf(config.endpoints);
+      endpoints = endpointsFromSetting(config.endpoints);
       tokenStore = (await openTokenStore(config, { dir: stateDir, ...(redis ? { client: redis } : {}) })).store;
       username = account.username;
       description = `the Jottacloud account ${account.username} (${account.device}/${account.mountpoint})`;

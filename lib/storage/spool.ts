@@ -12,6 +12,7 @@ import { createReadStream, createWriteStream, promises as fs, type WriteStream }
 import { join } from 'node:path';
 import { Readable, Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { processIsAlive } from '../util/process.js';
 
 export const defaultMemoryLimit = 10 * 1024 * 1024;
 
@@ -66,7 +67,7 @@ export class Spool {
       if (!m) continue;
       const pid = Number(m[1]);
       // Another jottadav sharing the folder keeps its files; ours from a previous life (same pid reused) go.
-      if (pid !== process.pid && processRuns(pid)) continue;
+      if (pid !== process.pid && processIsAlive(pid)) continue;
       await fs.rm(join(this.dir, name), { force: true });
     }
   }
@@ -154,16 +155,6 @@ export class Md5MismatchError extends Error {
     readonly actual: string,
   ) {
     super(`the body's MD5 is ${actual}, not the declared ${expected}`);
-  }
-}
-
-function processRuns(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
