@@ -38,7 +38,8 @@ describe('reliability: the emulator restarts mid-operation', function () {
     const acknowledgedBefore = ledger.acked.size;
     counts.faultsInjected++;
     await emu.stop('SIGKILL');
-    await new Promise((r) => setTimeout(r, 1500));
+    // Longer than the client's whole retry budget (about 7.5 s of backoff), so some uploads must fail outright.
+    await new Promise((r) => setTimeout(r, 9000));
     await emu.restart();
     // Let the clients go on against the restarted service for a while.
     await new Promise((r) => setTimeout(r, 3000));
@@ -46,6 +47,7 @@ describe('reliability: the emulator restarts mid-operation', function () {
     await Promise.all(clients);
     console.log(`      ${ledger.acked.size} paths acknowledged (${acknowledgedBefore} before the kill), ${ledger.failures} uploads answered 5xx`);
     expect(acknowledgedBefore).to.be.greaterThan(0);
+    expect(ledger.failures, 'the outage outlasted the retries of some uploads').to.be.greaterThan(0);
 
     // An upload cut by the kill may have been committed just before: its body, whole, is then acceptable too.
     await ledger.verify(new Remote(emu), { uncertain: true });
