@@ -243,7 +243,8 @@ describe('reliability: faults, with nothing lost', function () {
       const old = content('kill-up-old', 100_000);
       expect(await put(serve, ledger, 'f/kill-upload.bin', old)).to.equal(201);
       const before = proxy.seen.length;
-      // The service takes the first half, then stalls; jottadav is killed while it waits.
+      // The service holds the upload requests unanswered (allocate has already made a pending revision); jottadav
+      // is killed while they are in flight.
       emu.setFaults('delay=20000;path=/files/v1/upload/');
       counts.faultsInjected++;
       const newBody = content('kill-up-new', 1_000_000);
