@@ -33,12 +33,13 @@ const HELP = `npm run bench -- [options]
                           (default) or plain HTTP to its origin
   --targets LIST          comma list of ${TARGETS.join(',')} (default all; rclone ones need the rclone binary)
   --workloads LIST        comma list of 0-6 (0 = raw wire figures; default all)
-  --rclone-write-back D   rclone's --vfs-write-back in writes mode (default 0s: upload on close, so "stored"
-                          times measure its work rather than its idle wait; rclone's own default is 5s)
+  --rclone-write-back D   rclone's --vfs-write-back in writes mode (default 5s, rclone's own: it answers a PUT
+                          once its disk has the file and uploads 5 s later; 0s makes it upload before answering)
   --max-minutes N         stop starting new repetitions after N minutes (default 5 quick, 180 full)
   --out FILE              results JSON (default bench/results/latest.json, quick: bench/results/quick.json)
   --no-doc                do not rewrite the generated part of BENCHMARKS.md (full runs only rewrite it)
-  --keep                  keep the temporary state folder (logs, configs) for a look afterwards`;
+  --keep                  keep the temporary state folder (logs, configs) for a look afterwards
+  --from FILE             run nothing: rebuild the table, charts and Markdown from saved results`;
 
 interface Options {
   quick: boolean;
@@ -52,6 +53,8 @@ interface Options {
   out: string;
   doc: boolean;
   keep: boolean;
+  /** Only rebuild table, charts and Markdown from saved results. */
+  from?: string;
 }
 
 function options(argv: string[]): Options {
@@ -64,11 +67,12 @@ function options(argv: string[]): Options {
       via: { type: 'string', default: 'proxy' },
       targets: { type: 'string', default: TARGETS.join(',') },
       workloads: { type: 'string', default: '0,1,2,3,4,5,6' },
-      'rclone-write-back': { type: 'string', default: '0s' },
+      'rclone-write-back': { type: 'string', default: '5s' },
       'max-minutes': { type: 'string' },
       out: { type: 'string' },
       'no-doc': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
+      from: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -98,6 +102,7 @@ function options(argv: string[]): Options {
     out: values.out ?? join(repoRoot, 'bench', 'results', quick ? 'quick.json' : 'latest.json'),
     doc: !values['no-doc'] && !quick,
     keep: values.keep,
+    from: values.from,
   };
 }
 
@@ -127,6 +132,11 @@ function updateDoc(path: string, generated: string): void {
 
 async function main(): Promise<void> {
   const opts = options(process.argv.slice(2));
+  if (opts.from) {
+    const saved = JSON.parse(readFileSync(opts.from, 'utf8')) as { info: RunInfo; rows: Row[] };
+    publish(saved.rows, saved.info, { ...opts, quick: saved.info.mode === 'quick', out: opts.from, doc: opts.doc && saved.info.mode === 'full' });
+    return;
+  }
   if (!existsSync(join(repoRoot, 'dist', 'lib', 'cli.js'))) throw new Error('dist/lib/cli.js is missing: run `npm run build` first');
   const rclone = rcloneVersion();
   let targets = opts.targets;
@@ -266,9 +276,14 @@ async function main(): Promise<void> {
     cutShort,
     idleRss,
   };
+  publish(rows, info, opts);
+}
+
+/** Writes the JSON, the charts and the Markdown (BENCHMARKS.md for a full run), and prints the table and the checks. */
+function publish(rows: Row[], info: RunInfo, opts: Options): void {
   const checks = checkTargets(rows);
   mkdirSync(dirname(opts.out), { recursive: true });
-  writeFileSync(opts.out, JSON.stringify({ info, rows, checks }, null, 2) + '\n');
+  if (!opts.from) writeFileSync(opts.out, JSON.stringify({ info, rows, checks }, null, 2) + '\n');
 
   const chartDir = opts.quick ? dirname(opts.out) : join(repoRoot, 'bench', 'charts');
   mkdirSync(chartDir, { recursive: true });
