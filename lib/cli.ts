@@ -83,6 +83,7 @@ export function buildProgram(): Command {
     .option('--otp <code>', 'SMS verification code (legacy two-factor; from an earlier attempt)')
     .option('--register', 'register a client for this machine first (legacy)')
     .option('--browser-timeout <seconds>', 'how long to wait for the browser (whitelabel)', integer('--browser-timeout', 1, 3600), 300)
+    .option('--callback-port <port>', 'port on 127.0.0.1 the browser returns to (whitelabel; 0 = any free port)', integer('--callback-port', 0, 65535), 53682)
     .option('--device <name>', 'device to serve (default Jotta; created if missing)')
     .option('--mountpoint <name>', 'mountpoint to serve (default Archive; created if missing, except on Jotta)')
     .option('--endpoints <url>', 'talk to this origin instead of Jottacloud (e.g. the emulator, http://127.0.0.1:18080)')

@@ -42,6 +42,7 @@ export interface LoginCliOptions {
   otp?: string;
   register?: boolean;
   browserTimeout?: number;
+  callbackPort?: number;
   device?: string;
   mountpoint?: string;
   endpoints?: string;
@@ -278,6 +279,7 @@ async function signIn(ctx: AuthContext, opts: LoginCliOptions, ask: Asker | unde
       return loginWithBrowser(ctx, {
         service,
         timeoutMs: (opts.browserTimeout ?? 300) * 1000,
+        callbackPort: opts.callbackPort,
         openUrl: (url) => {
           print(`Open this address in a browser and sign in to ${service.name}:`);
           print(url);

@@ -3,6 +3,8 @@
 // user name/password with and without SMS code and with a registered client. Every resulting access
 // token is checked by calling the API with it.
 import { expect } from 'chai';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startEmulator, type RunningEmulator } from '../../lib/emulator/index.js';
 import {
   AuthError,
@@ -26,7 +28,8 @@ async function browse(url: string): Promise<{ status: number; body: string }> {
   const first = await fetch(url, { redirect: 'manual' });
   expect(first.status, 'the authorization endpoint redirects').to.equal(302);
   const location = first.headers.get('location')!;
-  expect(new URL(location).hostname).to.equal('127.0.0.1');
+  // the callback is always on this machine: localhost (the default address) or 127.0.0.1 (any free port)
+  expect(['localhost', '127.0.0.1']).to.include(new URL(location).hostname);
   const back = await fetch(location);
   return { status: back.status, body: await back.text() };
 }
@@ -112,6 +115,37 @@ describe('Jottacloud sign-in', () => {
         expect(await customerStatus(emu.url, set)).to.equal(200);
       });
     }
+
+    it("returns to http://localhost:53682/ by default (rclone's registered address), or to any free port when asked", async () => {
+      const seen: string[] = [];
+      for (const callbackPort of [undefined, 0]) {
+        await loginWithBrowser(ctx, {
+          service: findService('jottacloud')!,
+          timeoutMs: 20_000,
+          callbackPort,
+          openUrl: async (url) => {
+            seen.push(new URL(url).searchParams.get('redirect_uri')!);
+            expect((await browse(url)).status).to.equal(200);
+          },
+        });
+      }
+      expect(seen[0]).to.equal('http://localhost:53682/');
+      expect(seen[1]).to.match(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+      expect(seen[1]).to.not.equal('http://127.0.0.1:53682/');
+    });
+
+    it('says which port is busy when the callback port is taken', async () => {
+      const blocker = createServer();
+      await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+      const port = (blocker.address() as AddressInfo).port;
+      const err = await loginWithBrowser(ctx, { service: findService('elko')!, timeoutMs: 5_000, callbackPort: port, openUrl: () => undefined }).then(
+        () => null,
+        (e: Error) => e,
+      );
+      blocker.close();
+      expect(err).to.be.instanceOf(AuthError);
+      expect(err!.message).to.include(`Port ${port} on 127.0.0.1 is in use`);
+    });
 
     it('ignores a callback that does not carry its state, and still completes with the real one', async () => {
       const set = await loginWithBrowser(ctx, {

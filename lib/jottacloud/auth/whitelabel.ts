@@ -1,5 +1,5 @@
 // "Traditional" sign-in for the official service and every white-label one: the OAuth authorization-code
-// flow in the user's browser. A one-shot HTTP server on 127.0.0.1 (random port) receives the redirect, the code
+// flow in the user's browser. A one-shot HTTP server on 127.0.0.1 receives the redirect, the code
 // is exchanged at the realm's token endpoint (with PKCE, so a code seen by anyone else is worthless). The
 // wait is bounded; the server is closed whatever happens.
 import { createHash, randomBytes } from 'node:crypto';
@@ -17,6 +17,12 @@ export interface AuthorizationCodeOptions {
   openUrl: (url: string) => void | Promise<void>;
   /** How long to wait for the browser to come back. Default 5 minutes. */
   timeoutMs?: number;
+  /**
+   * Port of the one-shot callback server. Default 53682, redirecting to `http://localhost:53682/`: the address
+   * rclone's Jottacloud backend uses, so the services' desktop clients are known to accept it. 0 = any free port
+   * (redirecting to `http://127.0.0.1:<port>/`), for services that accept any loopback port.
+   */
+  callbackPort?: number;
   signal?: AbortSignal;
 }
 
@@ -29,8 +35,10 @@ interface Callback {
   close(): void;
 }
 
+export const DEFAULT_CALLBACK_PORT = 53682;
+
 /** Listens on 127.0.0.1 for the single redirect carrying `code` and the expected `state`. */
-async function listenForCallback(state: string, timeoutMs: number, signal?: AbortSignal): Promise<Callback> {
+async function listenForCallback(state: string, timeoutMs: number, port: number, signal?: AbortSignal): Promise<Callback> {
   let settle: { resolve: (code: string) => void; reject: (err: Error) => void } | undefined;
   const code = new Promise<string>((resolve, reject) => (settle = { resolve, reject }));
   // A timeout may fire while the caller is still showing the URL; it is awaited right after.
@@ -83,13 +91,21 @@ async function listenForCallback(state: string, timeoutMs: number, signal?: Abor
     finish(null, gotCode);
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      close();
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new AuthError(`Port ${port} on 127.0.0.1 is in use, so the browser cannot come back to it; close what uses it or pass --callback-port`)
+          : err,
+      );
+    });
+    server.listen(port, '127.0.0.1', () => resolve());
   });
-  const { port } = server.address() as AddressInfo;
+  const bound = (server.address() as AddressInfo).port;
   if (signal?.aborted) onAbort();
   else signal?.addEventListener('abort', onAbort, { once: true });
-  return { redirectUri: `http://127.0.0.1:${port}/`, code, close };
+  const redirectUri = port === 0 ? `http://127.0.0.1:${bound}/` : `http://localhost:${bound}/`;
+  return { redirectUri, code, close };
 }
 
 export async function loginWithBrowser(ctx: AuthContext, options: AuthorizationCodeOptions): Promise<TokenSet> {
@@ -98,7 +114,7 @@ export async function loginWithBrowser(ctx: AuthContext, options: AuthorizationC
   const state = randomBytes(16).toString('base64url');
   const verifier = randomBytes(32).toString('base64url');
   const challenge = createHash('sha256').update(verifier).digest('base64url');
-  const callback = await listenForCallback(state, options.timeoutMs ?? 5 * 60_000, options.signal);
+  const callback = await listenForCallback(state, options.timeoutMs ?? 5 * 60_000, options.callbackPort ?? DEFAULT_CALLBACK_PORT, options.signal);
   try {
     const auth = new URL(rebaseUrl(discovery.authorizationEndpoint, ctx.endpoints));
     auth.searchParams.set('client_id', service.clientId);
