@@ -152,19 +152,6 @@ export async function bodyMd5(size: number, seed: string): Promise<string> {
   return h.digest('hex');
 }
 
-export function bodyBuffer(size: number, seed: string): Buffer {
-  const parts: Buffer[] = [];
-  const stamp = `${seed}:`;
-  for (let off = 0; off < size; off += BLOCK) parts.push(base.subarray(0, Math.min(BLOCK, size - off)));
-  const b = Buffer.concat(parts, size);
-  Buffer.from(stamp).copy(b, 0, 0, Math.min(stamp.length, size));
-  return b;
-}
-
-export function md5Hex(b: Buffer): string {
-  return createHash('md5').update(b).digest('hex');
-}
-
 /** Runs `work(i)` for i in [0, count) with at most `concurrency` at a time; the first failure stops new work. */
 export async function pool(count: number, concurrency: number, work: (i: number) => Promise<void>): Promise<void> {
   let next = 0;

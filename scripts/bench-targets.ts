@@ -149,7 +149,6 @@ export interface EmulatorProcess extends Child {
   user: string;
   stats(): Promise<{ total: number; routes: Record<string, number> }>;
   mintLoginToken(): Promise<string>;
-  setFaults(spec: string | undefined): Promise<void>;
 }
 
 export async function startEmulatorProcess(opts: { latencyMs: number; bandwidth: number; dataDir?: string }): Promise<EmulatorProcess> {
@@ -170,10 +169,6 @@ export async function startEmulatorProcess(opts: { latencyMs: number; bandwidth:
     async mintLoginToken() {
       const a = await expectStatus([200], 'POST', `${url}/__emulator/login-token`, { agent });
       return a.body.toString('utf8').trim();
-    },
-    async setFaults(spec) {
-      if (spec) await expectStatus([200], 'PUT', `${url}/__emulator/faults`, { agent, body: spec });
-      else await expectStatus([200], 'DELETE', `${url}/__emulator/faults`, { agent });
     },
   };
 }
