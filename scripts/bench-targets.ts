@@ -5,12 +5,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
-import { connect, createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { basicAuth, expectStatus, keepAliveAgent } from './bench-http.js';
 import { DavSide, DirectSide, type ServiceHosts } from './bench-sides.js';
+import { freePort, isListening } from '../spec/helpers/net.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root (this file runs from dist/scripts). */
@@ -86,28 +86,6 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 12
       if (code === 0) resolvePromise(out);
       else reject(new Error(`${cmd} ${args[0] ?? ''} exited ${code}: ${out.slice(-1500)}`));
     });
-  });
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const s = connect(port, '127.0.0.1');
-    s.on('connect', () => {
-      s.destroy();
-      res(true);
-    });
-    s.on('error', () => res(false));
   });
 }
 
@@ -191,8 +169,8 @@ export async function startProxy(emulatorUrl: string, dir: string): Promise<Prox
   const port = await freePort();
   const env = { ...process.env, MITM_DIR: dir, MITM_PORT: String(port), MITM_TARGET: emulatorUrl };
   const child = spawn(process.execPath, [join(tools, 'proxy.mjs')], { env, stdio: 'ignore' });
-  for (let i = 0; i < 200 && !(await listening(port)); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!(await listening(port))) {
+  for (let i = 0; i < 200 && !(await isListening(port)); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!(await isListening(port))) {
     child.kill('SIGKILL');
     throw new Error('the MITM proxy did not start');
   }

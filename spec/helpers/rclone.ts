@@ -3,9 +3,9 @@
 // state folder and proxy port, so suites can run side by side; close() stops the proxy.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, isListening } from './net.js';
 import { sharedDir } from './tools.js';
 
 export interface RcloneResult {
@@ -28,28 +28,6 @@ export interface RcloneMitm {
 }
 
 /** A port nothing listens on right now (for programs that cannot take port 0). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolvePort(port));
-    });
-  });
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const s = connect(port, '127.0.0.1');
-    s.on('connect', () => {
-      s.destroy();
-      res(true);
-    });
-    s.on('error', () => res(false));
-  });
-}
-
 function exec(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<RcloneResult> {
   return new Promise((res, reject) => {
     const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -90,8 +68,8 @@ export async function startRcloneMitm(emulatorUrl: string, loginToken: string): 
   const ca = await exec('bash', [join(mitm, 'ca.sh'), dir], baseEnv, 60_000);
   if (ca.code !== 0) throw new Error(`ca.sh failed: ${ca.stderr}`);
   const proxy: ChildProcess = spawn(process.execPath, [join(mitm, 'proxy.mjs')], { env: baseEnv, stdio: 'ignore' });
-  for (let i = 0; i < 100 && !(await listening(port)); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!(await listening(port))) throw new Error('the MITM proxy did not start');
+  for (let i = 0; i < 100 && !(await isListening(port)); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!(await isListening(port))) throw new Error('the MITM proxy did not start');
   const confPath = join(dir, 'rclone.conf');
 
   const run: RcloneMitm['run'] = (args, options = {}) =>

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningEmulator } from '../../lib/emulator/index.js';
-import { freePort } from '../helpers/rclone.js';
+import { freePort } from '../helpers/net.js';
 import { childEnv, cliPath, launchProcess, stopChild, waitFor, type Child } from '../helpers/serve-process.js';
 import { basicAuth } from '../helpers/stack.js';
 
