@@ -42,6 +42,7 @@ import {
   formatJottaTime,
   mountPointFromNode,
   parseDocument,
+  type XmlNode,
 } from './xml.js';
 import { uploadFile, type UploadOptions } from './upload.js';
 import type {
@@ -549,7 +550,7 @@ export class JottacloudClient {
   /** A JFS call answered with an XML document. */
   private async jfsXml(
     spec: ErrorContext & { method: 'GET' | 'POST'; url: string; headers?: Record<string, string> },
-  ): Promise<{ root: string; node: Record<string, unknown>; response: PacedResponse }> {
+  ): Promise<{ root: string; node: XmlNode; response: PacedResponse }> {
     const response = await this.pacer.call({ ...spec, host: 'jfs' });
     try {
       const { root, node } = parseDocument(response.data);

@@ -9,7 +9,7 @@
 // - `deleted` is an attribute holding the deletion time, not a boolean: presence is what counts.
 // - A file can carry a good `currentRevision` and a failed `latestRevision` at once; a file whose first
 //   upload never completed has only the latter. Listings leave `size` out of failed revisions.
-import { XMLParser } from 'fast-xml-parser';
+import { SaxesParser } from 'saxes';
 import type { Device, DriveInfo, File, Folder, FolderEntry, MountPoint, Quota, Revision } from './types.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -20,6 +20,8 @@ const DASH_T = /^(\d{4})-(\d{2})-(\d{2})-?T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-
 /** Parses the service's dash-T format (`2018-07-05-T15:08:02Z`) and RFC 3339; empty or unreadable → undefined. */
 export function parseServiceTime(value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
+  const fast = plainDashT(value);
+  if (fast !== undefined) return new Date(fast);
   const s = value.trim();
   if (s === '') return undefined;
   const m = DASH_T.exec(s);
@@ -29,6 +31,35 @@ export function parseServiceTime(value: string | undefined): Date | undefined {
   if (zone!.toUpperCase() !== 'Z') offset = zone!.includes(':') ? zone! : `${zone!.slice(0, 3)}:${zone!.slice(3)}`;
   const date = new Date(`${y}-${mo}-${d}T${h}:${mi}:${sec}${frac ?? ''}${offset}`);
   return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+/**
+ * Epoch ms of the exact form every listing entry carries three times (`2018-07-05-T15:08:02Z`), read digit by
+ * digit: building an ISO string and parsing it again was a tenth of a cold listing's CPU. Anything else
+ * (offsets, fractions, RFC 3339, spaces, out-of-range fields) → undefined, for the general parser.
+ */
+function plainDashT(s: string): number | undefined {
+  if (s.length !== 21 || s.charCodeAt(10) !== 45 || s.charCodeAt(11) !== 84 || s.charCodeAt(20) !== 90) return undefined;
+  if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(14) !== 58 || s.charCodeAt(17) !== 58) return undefined;
+  const num = (i: number, n: number): number => {
+    let v = 0;
+    for (let k = i; k < i + n; k++) {
+      const c = s.charCodeAt(k) - 48;
+      if (c < 0 || c > 9) return -1;
+      v = v * 10 + c;
+    }
+    return v;
+  };
+  const y = num(0, 4);
+  const mo = num(5, 2);
+  const d = num(8, 2);
+  const h = num(12, 2);
+  const mi = num(15, 2);
+  const sec = num(18, 2);
+  if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59) return undefined;
+  const ms = Date.UTC(y, mo - 1, d, h, mi, sec);
+  // 31 February and the like: leave them to the general parser, which decides as before.
+  return new Date(ms).getUTCDate() === d && y >= 100 ? ms : undefined;
 }
 
 const pad = (n: number) => String(n).padStart(2, '0');
@@ -47,54 +78,71 @@ export function formatRfc3339(date: Date): string {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Generic node access
+// Reading a document
+//
+// A SAX parser (saxes) feeds a minimal element tree: one small object per element, children in document
+// order, the text of leaves. A 10,000-entry folder listing used to go through fast-xml-parser, whose
+// generic object building (path matching, per-node arrays, tag-name maps) took most of a cold listing's
+// CPU and left much garbage; this tree is the least the typed readers below need, and is dropped as soon
+// as they have read it.
 
-type XmlNode = Record<string, unknown>;
-
-/** Elements that can repeat inside a list element; the document root itself is never an array. */
-const REPEATING = new Set(['folder', 'file', 'device', 'mountPoint', 'revision']);
-
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  // Names like `007` or `true` must stay strings.
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: false,
-  // Numeric character references (`&#x263A;`) are decoded only with this on.
-  htmlEntities: true,
-  isArray: (name, jpath) => REPEATING.has(name) && String(jpath).includes('.'),
-});
-
-/** Parses a JFS document and returns its root element name and node. */
-export function parseDocument(xml: string): { root: string; node: XmlNode } {
-  const doc = parser.parse(xml) as XmlNode;
-  for (const [key, value] of Object.entries(doc)) {
-    if (key.startsWith('?') || key.startsWith('#') || key.startsWith('@_')) continue;
-    return { root: key, node: asNode(value) };
-  }
-  throw new Error('no root element');
+/** One element: its attributes, its text (leaves only: whitespace between child elements is dropped) and children. */
+export interface XmlNode {
+  readonly name: string;
+  readonly attrs: Readonly<Record<string, string>>;
+  text: string;
+  kids: XmlNode[] | undefined;
 }
 
-function asNode(v: unknown): XmlNode {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as XmlNode) : {};
+/** Parses a JFS document and returns its root element name and node. Throws on XML that is not well-formed. */
+export function parseDocument(xml: string): { root: string; node: XmlNode } {
+  const parser = new SaxesParser({ xmlns: false, position: false });
+  const stack: XmlNode[] = [];
+  let root: XmlNode | undefined;
+  let failure: Error | undefined;
+  parser.on('opentag', (tag) => {
+    const node: XmlNode = { name: tag.name, attrs: tag.attributes as Record<string, string>, text: '', kids: undefined };
+    const parent = stack[stack.length - 1];
+    if (parent) {
+      if (parent.kids) parent.kids.push(node);
+      else parent.kids = [node];
+    } else root ??= node;
+    stack.push(node);
+  });
+  const onText = (t: string) => {
+    const top = stack[stack.length - 1];
+    if (top) top.text += t;
+  };
+  parser.on('text', onText);
+  parser.on('cdata', onText);
+  parser.on('closetag', () => {
+    const node = stack.pop();
+    // Only a leaf's text means anything here; the indentation between children is not kept.
+    if (node?.kids) node.text = '';
+  });
+  parser.on('error', (e) => {
+    failure ??= e;
+  });
+  parser.write(xml);
+  if (!failure) parser.close();
+  if (failure) throw failure;
+  if (!root) throw new Error('no root element');
+  return { root: root.name, node: root };
+}
+
+function childNode(node: XmlNode, key: string): XmlNode | undefined {
+  const kids = node.kids;
+  if (kids) for (let i = 0; i < kids.length; i++) if (kids[i]!.name === key) return kids[i];
+  return undefined;
 }
 
 /** Text content of a child element (`<x>t</x>` or `<x attr>t</x>`); undefined when absent. */
 function text(node: XmlNode, key: string): string | undefined {
-  const v = node[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v === 'string') return v;
-  if (typeof v === 'object' && !Array.isArray(v)) {
-    const t = (v as XmlNode)['#text'];
-    return typeof t === 'string' ? t : '';
-  }
-  return undefined;
+  return childNode(node, key)?.text;
 }
 
 function attr(node: XmlNode, name: string): string | undefined {
-  const v = node[`@_${name}`];
-  return typeof v === 'string' ? v : undefined;
+  return Object.hasOwn(node.attrs, name) ? node.attrs[name] : undefined;
 }
 
 function int(s: string | undefined): number | undefined {
@@ -108,13 +156,34 @@ function bool(s: string | undefined): boolean {
 }
 
 function list(node: XmlNode, container: string, item: string): XmlNode[] {
-  const c = node[container];
-  if (c === undefined || c === null || typeof c !== 'object') return [];
-  const items = (c as XmlNode)[item];
-  return Array.isArray(items) ? items.map(asNode) : items === undefined ? [] : [asNode(items)];
+  const kids = childNode(node, container)?.kids;
+  return kids ? kids.filter((k) => k.name === item) : [];
 }
 
 const trimmed = (s: string | undefined) => (s === undefined ? undefined : s.trim() || undefined);
+
+/**
+ * A copy of `s` that owns its characters. The parser's strings are V8 slices of the whole answer; a name or
+ * MD5 kept in the metadata cache would otherwise keep the entire listing text (megabytes) alive. Joining
+ * makes V8 build a fresh flat string, and the slice of it only keeps that. Short strings are copies already.
+ */
+function own(s: string): string;
+function own(s: string | undefined): string | undefined;
+function own(s: string | undefined): string | undefined {
+  return s === undefined || s.length < 13 ? s : (' ' + s).slice(1);
+}
+
+/** The few distinct MIME types and states of a listing, shared instead of kept once per entry. */
+const interned = new Map<string, string>();
+function intern(s: string | undefined): string | undefined {
+  if (s === undefined) return undefined;
+  let v = interned.get(s);
+  if (v === undefined) {
+    v = own(s);
+    if (interned.size < 1000) interned.set(v, v);
+  }
+  return v;
+}
 
 // ---------------------------------------------------------------------------------------------------
 // Typed results
@@ -124,20 +193,17 @@ function revision(node: XmlNode | undefined): Revision | undefined {
   const md5 = trimmed(text(node, 'md5'));
   return {
     number: int(text(node, 'number')) ?? 0,
-    state: trimmed(text(node, 'state')) ?? '',
+    state: intern(trimmed(text(node, 'state'))) ?? '',
     created: parseServiceTime(text(node, 'created')),
     modified: parseServiceTime(text(node, 'modified')),
     updated: parseServiceTime(text(node, 'updated')),
-    mime: trimmed(text(node, 'mime')),
+    mime: intern(trimmed(text(node, 'mime'))),
     size: int(text(node, 'size')),
-    md5: md5?.toLowerCase(),
+    md5: own(md5?.toLowerCase()),
   };
 }
 
-function child(node: XmlNode, key: string): XmlNode | undefined {
-  const v = node[key];
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as XmlNode) : undefined;
-}
+const child = childNode;
 
 export function fileFromNode(node: XmlNode): File {
   const current = revision(child(node, 'currentRevision'));
@@ -148,9 +214,9 @@ export function fileFromNode(node: XmlNode): File {
   const complete = current !== undefined && current.state === 'COMPLETED';
   return {
     kind: 'file',
-    name: attr(node, 'name') ?? text(node, 'name') ?? '',
-    uuid: attr(node, 'uuid'),
-    parentPath: text(node, 'path') ?? text(node, 'abspath'),
+    name: own(attr(node, 'name') ?? text(node, 'name') ?? ''),
+    uuid: own(attr(node, 'uuid')),
+    parentPath: own(text(node, 'path') ?? text(node, 'abspath')),
     deletedAt: parseServiceTime(deletedAttr),
     deleted: deletedAttr !== undefined,
     contextType: attr(node, 'contextType'),
@@ -172,11 +238,11 @@ function folderEntry(node: XmlNode): FolderEntry {
   const deletedAttr = attr(node, 'deleted');
   return {
     kind: 'folder',
-    name: attr(node, 'name') ?? text(node, 'name') ?? '',
+    name: own(attr(node, 'name') ?? text(node, 'name') ?? ''),
     deletedAt: parseServiceTime(deletedAttr),
     deleted: deletedAttr !== undefined,
-    contextType: attr(node, 'contextType'),
-    abspath: text(node, 'abspath'),
+    contextType: intern(attr(node, 'contextType')),
+    abspath: own(text(node, 'abspath')),
   };
 }
 
