@@ -12,7 +12,7 @@ import { readBody } from '../body.js';
 import type { DavRequest } from '../context.js';
 import type { DeadProp } from '../deadprops.js';
 import { DavError, toDavError, xmlEscape } from '../errors.js';
-import { ALLPROP_LIVE, QUOTA_PROPS, isLiveProperty, liveNames, liveValue, parsePropTime, SETTABLE_TIMES, type PropSources } from '../props.js';
+import { ALLPROP_LIVE, QUOTA_PROPS, isLiveProperty, liveNames, liveValue, needsQuota, parsePropTime, SETTABLE_TIMES } from '../props.js';
 import { childElements, clark, DAV, findChild, parseXml, propElement, serialiseContent, textOf, XML_HEADER, type XmlElement } from '../xml.js';
 import { isMacMetadata } from './put.js';
 
@@ -66,14 +66,16 @@ export async function handlePropfind(ctx: DavRequest): Promise<void> {
   const entries: Entry[] = [entry];
   if (depth === 1 && entry.kind === 'folder') {
     const children = await ctx.storage.list(entry.path, { signal: ctx.signal });
-    ctx.remember(children);
     for (const c of children) if (!(ctx.shared.ignoreMacMetadata && isMacMetadata(c.path))) entries.push(c);
   }
-  let quota: Promise<Quota> | undefined;
-  const sources: PropSources = { quota: () => (quota ??= ctx.storage.quota({ signal: ctx.signal })) };
+  const plan = planFor(request);
+  // The quota is the one property value not in the entries: one (cached) storage call for the whole answer.
+  const quota =
+    plan.quota && entries.some((e) => e.kind === 'folder') ? await ctx.storage.quota({ signal: ctx.signal }).catch(() => undefined) : undefined;
 
   const parts: string[] = [XML_HEADER, '<D:multistatus xmlns:D="DAV:">'];
-  for (const e of entries) parts.push(await responseFor(ctx, e, request, sources));
+  const hrefs = new HrefMaker(ctx, entry);
+  for (const e of entries) parts.push(responseFor(ctx, e, hrefs.of(e), request, plan, quota, await ctx.shared.props.get(e.path)));
   parts.push('</D:multistatus>\n');
   const body = parts.join('');
   ctx.res.statusCode = 207;
@@ -82,40 +84,115 @@ export async function handlePropfind(ctx: DavRequest): Promise<void> {
   ctx.res.end(body);
 }
 
-async function responseFor(ctx: DavRequest, entry: Entry, request: PropRequest, sources: PropSources): Promise<string> {
+/**
+ * `<D:href>` elements, with the listed folder's own part encoded and escaped once: a child's href is that
+ * prefix plus its encoded name (what `ctx.href` gives, without splitting and re-encoding the whole path per entry).
+ */
+class HrefMaker {
+  private readonly prefix: string;
+  private readonly parentPath: string;
+
+  constructor(
+    private readonly ctx: DavRequest,
+    folder: Entry,
+  ) {
+    this.parentPath = folder.path === '/' ? '/' : folder.path + '/';
+    this.prefix = xmlEscape(ctx.href(folder.path, true));
+  }
+
+  of(e: Entry): string {
+    const isFolder = e.kind === 'folder';
+    const name = e.path.startsWith(this.parentPath) ? e.path.slice(this.parentPath.length) : undefined;
+    if (name === undefined || name === '' || name.includes('/')) return `<D:href>${xmlEscape(this.ctx.href(e.path, isFolder))}</D:href>`;
+    return `<D:href>${this.prefix}${xmlEscape(encodeURIComponent(name))}${isFolder ? '/' : ''}</D:href>`;
+  }
+}
+
+interface WantedProp {
+  ns: string;
+  local: string;
+  key: string;
+  live: boolean;
+  /** `<D:x>`, `</D:x>`, `<D:x/>`: the element around a value, written the same way for every entry. */
+  open: string;
+  close: string;
+  empty: string;
+}
+
+/** What a PROPFIND asks for, worked out once per request rather than once per entry. */
+interface PropPlan {
+  /** `prop`: the names asked for; `allprop`: the live properties of a file / a folder plus `include`. */
+  file: WantedProp[];
+  folder: WantedProp[];
+  quota: boolean;
+}
+
+function wanted(names: Array<[string, string]>): WantedProp[] {
+  const seen = new Set<string>();
+  const out: WantedProp[] = [];
+  for (const [ns, local] of names) {
+    const key = clark(ns, local);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const empty = propElement(ns, local, null);
+    const sample = propElement(ns, local, '\u0000');
+    const cut = sample.indexOf('\u0000');
+    out.push({ ns, local, key, live: isLiveProperty(ns, local), open: sample.slice(0, cut), close: sample.slice(cut + 1), empty });
+  }
+  return out;
+}
+
+function planFor(request: PropRequest): PropPlan {
+  if (request.kind === 'propname') return { file: [], folder: [], quota: false };
+  if (request.kind === 'prop') {
+    const list = wanted(request.names);
+    return { file: list, folder: list, quota: list.some((w) => needsQuota(w.ns, w.local)) };
+  }
+  // allprop also carries the quota on folders: RFC 4331 leaves it out, but clients (Node's webdav package,
+  // some mobile apps) read it from a body-less PROPFIND, and it costs one cached storage call per request
+  return { file: wanted([...ALLPROP_LIVE, ...request.include]), folder: wanted([...ALLPROP_LIVE, ...QUOTA_PROPS, ...request.include]), quota: true };
+}
+
+function responseFor(
+  ctx: DavRequest,
+  entry: Entry,
+  href: string,
+  request: PropRequest,
+  plan: PropPlan,
+  quota: Quota | undefined,
+  dead: DeadProp[],
+): string {
   const isFolder = entry.kind === 'folder';
-  const href = `<D:href>${xmlEscape(ctx.href(entry.path, isFolder))}</D:href>`;
-  const dead = await ctx.shared.props.get(entry.path);
   if (request.kind === 'propname') {
     const names = [...liveNames(entry), ...dead.map((d): [string, string] => [d.ns, d.local])];
     const props = names.map(([ns, l]) => propElement(ns, l, null)).join('');
     return `<D:response>${href}<D:propstat><D:prop>${props}</D:prop>${statusLine(200)}</D:propstat></D:response>`;
   }
-  const found: string[] = [];
-  const missing: string[] = [];
-  const deadByKey = new Map(dead.map((d) => [clark(d.ns, d.local), d]));
-  // allprop also carries the quota on folders: RFC 4331 leaves it out, but clients (Node's webdav package,
-  // some mobile apps) read it from a body-less PROPFIND, and it costs one cached storage call per request
-  const want = request.kind === 'prop' ? request.names : [...ALLPROP_LIVE, ...(isFolder ? QUOTA_PROPS : []), ...request.include];
-  const seen = new Set<string>();
-  for (const [ns, local] of want) {
-    const key = clark(ns, local);
-    if (seen.has(key)) continue;
-    seen.add(key);
+  let found = '';
+  let missing = '';
+  const deadByKey = dead.length ? new Map(dead.map((d) => [clark(d.ns, d.local), d])) : undefined;
+  for (const w of isFolder ? plan.folder : plan.file) {
     let value: string | undefined;
-    if (isLiveProperty(ns, local)) value = await liveValue(ctx, entry, ns, local, sources).catch(() => undefined);
-    else value = deadByKey.get(key)?.xml;
+    if (w.live) {
+      try {
+        value = liveValue(ctx, entry, w.ns, w.local, quota);
+      } catch {
+        // A value that cannot be written (an invalid time) is reported missing rather than failing the listing.
+        value = undefined;
+      }
+    } else value = deadByKey?.get(w.key)?.xml;
     if (value === undefined) {
-      if (request.kind === 'prop') missing.push(propElement(ns, local, null));
-    } else found.push(propElement(ns, local, value));
+      if (request.kind === 'prop') missing += w.empty;
+    } else found += value === '' ? w.empty : w.open + value + w.close;
   }
-  if (request.kind === 'allprop') {
-    for (const d of dead) if (!seen.has(clark(d.ns, d.local))) found.push(propElement(d.ns, d.local, d.xml));
+  if (request.kind === 'allprop' && deadByKey) {
+    const seen = new Set((isFolder ? plan.folder : plan.file).map((w) => w.key));
+    for (const d of dead) if (!seen.has(clark(d.ns, d.local))) found += propElement(d.ns, d.local, d.xml);
   }
   let out = `<D:response>${href}`;
-  if (found.length) out += `<D:propstat><D:prop>${found.join('')}</D:prop>${statusLine(200)}</D:propstat>`;
-  if (missing.length) out += `<D:propstat><D:prop>${missing.join('')}</D:prop>${statusLine(404)}</D:propstat>`;
-  if (!found.length && !missing.length) out += `<D:propstat><D:prop/>${statusLine(200)}</D:propstat>`;
+  if (found) out += `<D:propstat><D:prop>${found}</D:prop>${statusLine(200)}</D:propstat>`;
+  if (missing) out += `<D:propstat><D:prop>${missing}</D:prop>${statusLine(404)}</D:propstat>`;
+  if (!found && !missing) out += `<D:propstat><D:prop/>${statusLine(200)}</D:propstat>`;
   return `${out}</D:response>`;
 }
 
