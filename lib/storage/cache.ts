@@ -17,6 +17,7 @@
 // `forget` it — so a fetch they began before the write cannot store a stale listing, and records under a moved
 // or deleted folder that only they knew of are dropped.
 import Keyv, { type KeyvStoreAdapter } from 'keyv';
+import { LRUCache } from 'lru-cache';
 import { foldCase, joinPath, pathKey, splitPath } from './names.js';
 import type { EntryKind } from './types.js';
 
@@ -55,7 +56,19 @@ export interface CacheOptions {
   store?: KeyvStoreAdapter;
   /** Key namespace within a shared store (one per account/root). */
   namespace?: string;
+  /**
+   * In-process store only: how many entries (listed children plus single-entry records) it holds at most;
+   * the least recently used listings go first. Default DEFAULT_MAX_ENTRIES.
+   */
+  maxEntries?: number;
 }
+
+/**
+ * About 250–300 bytes of heap per cached entry, so some 30 MiB: room for the folders a few file managers have
+ * open (ten 10,000-entry folders) while a server that listed a large tree stays small. A listing pushed out is
+ * simply fetched again; nothing stale can come of it.
+ */
+export const DEFAULT_MAX_ENTRIES = 100_000;
 
 export class MetadataCache {
   private readonly kv: Keyv;
@@ -83,7 +96,7 @@ export class MetadataCache {
     this.kv = options.store
       ? new Keyv({ store: options.store, namespace })
       : // In memory there is nothing to serialise: values are kept as objects and never mutated in place.
-        new Keyv({ namespace, serialize: undefined, deserialize: undefined });
+        new Keyv({ store: boundedStore(options.maxEntries ?? DEFAULT_MAX_ENTRIES), namespace, serialize: undefined, deserialize: undefined });
     if (this.ttlMs > 0) {
       // The memory store drops an expired record only when it is read again; sweep the ones we wrote.
       this.sweeper = setInterval(() => void this.sweep(), Math.max(this.ttlMs, 1000));
@@ -310,6 +323,38 @@ export class MetadataCache {
       if (this.locks.get(key) === tail) this.locks.delete(key);
     }
   }
+}
+
+/** What keyv keeps per key in an in-process store: the value and its expiry. */
+interface StoredRecord {
+  value?: ListingRecord | CachedEntry | null;
+  expires?: number;
+}
+
+/**
+ * keyv's in-process store, bounded: an LRU weighing each record by the entries it holds (a listing by its
+ * children). keyv 5 uses any object with get/set/delete/clear as its store and keeps the expiry in the record.
+ */
+function boundedStore(maxEntries: number): KeyvStoreAdapter {
+  const lru = new LRUCache<string, StoredRecord>({
+    maxSize: Math.max(1, maxEntries),
+    sizeCalculation: (rec) => {
+      const v = rec.value;
+      return v && 'children' in v ? Math.max(1, Object.keys(v.children).length) : 1;
+    },
+  });
+  const store = {
+    get: (key: string) => lru.get(key),
+    set: (key: string, value: StoredRecord) => {
+      // A record larger than the whole bound is not kept (lru-cache refuses it); any older one under that key must go too.
+      if (!lru.set(key, value).has(key)) lru.delete(key);
+      return true;
+    },
+    delete: (key: string) => lru.delete(key),
+    clear: () => lru.clear(),
+    has: (key: string) => lru.has(key),
+  };
+  return store as unknown as KeyvStoreAdapter;
 }
 
 function childOf(rec: ListingRecord, name: string): CachedEntry | undefined {
