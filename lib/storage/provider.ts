@@ -33,7 +33,7 @@ import {
 import { MetadataCache, type CachedEntry } from './cache.js';
 import { fileEntry, folderEntry, hiddenName, isVisibleFile, isVisibleFolder, parseHidden, toEntry, UNKNOWN_TIME } from './entries.js';
 import { fromBackend, isAbort, outcomeUnknown } from './failures.js';
-import { baseName, decodeName, encodeName, joinPath, pathKey, rcloneEncoding, splitPath, type NameEncoding } from './names.js';
+import { baseName, decodeName, encodeName, foldCase, joinPath, pathKey, rcloneEncoding, splitPath, type NameEncoding } from './names.js';
 import { BUILTIN_DEVICE, Roots, type Place } from './roots.js';
 import { Md5MismatchError, SizeMismatchError, Spool, normalizeMd5, verifyingStream, type SpooledBody } from './spool.js';
 import {
@@ -53,6 +53,7 @@ import {
   type OperationOptions,
   type Quota,
   type ReadOptions,
+  type StatOptions,
   type StorageProvider,
   type TimesPatch,
   type TransferOptions,
@@ -106,6 +107,8 @@ export class JottacloudStorage implements StorageProvider {
   private readonly encoding: NameEncoding;
   private readonly log: (message: string) => void;
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** Listing requests on their way, by folder key (see `children`). */
+  private readonly listings = new Map<string, Promise<CachedEntry[]>>();
   private quotaCache?: { at: number; value: Quota };
   private trashCache?: { at: number; items: TrashItem[] };
 
@@ -140,12 +143,12 @@ export class JottacloudStorage implements StorageProvider {
   // =================================================================================================
   // Reading
 
-  async stat(path: string, options: OperationOptions = {}): Promise<Entry> {
+  async stat(path: string, options: StatOptions = {}): Promise<Entry> {
     const place = this.roots.place(path);
     if (place.kind === 'trash') return this.trashStat(place.path, place.trashSegments);
     if (place.kind === 'root') return rootEntry(place.path);
     if (place.kind === 'tree' && place.segments.length === 0 && this.roots.config.mode === 'mountpoint') return rootEntry('/');
-    const found = await this.lookup(place, options.signal);
+    const found = options.forChange && place.kind === 'tree' ? await this.lookupInParent(place, options.signal) : await this.lookup(place, options.signal);
     if (!found) throw new NotFound(place.path);
     return this.present(found, place);
   }
@@ -223,7 +226,7 @@ export class JottacloudStorage implements StorageProvider {
     }
     return this.serial(place.path, async () => {
       const parent = await this.requireFolder(this.parentOf(place), place.path, options.signal);
-      const existing = await this.lookup(place, options.signal);
+      const existing = await this.lookupInParent(place, options.signal);
       if (existing?.kind === 'folder') throw new IsAFolder(existing.path ?? place.path);
       // The service keeps the first spelling; writing in another case updates that file.
       const stored = existing?.stored ?? place.segments[place.segments.length - 1];
@@ -272,10 +275,19 @@ export class JottacloudStorage implements StorageProvider {
           if (verifyError) throw verifyError;
           throw e;
         }
-        if (replace) await this.swap(place, uploadTo, stored);
-        const entry = await this.reread(place, this.sibling(place, stored).path, parent, {
-          name: '', stored, kind: 'file', size: upload.size, md5: upload.md5, modified: modified.getTime(), created: created.getTime(),
-        });
+        const parentPath = parent.path ?? this.parentPathOf(place.path);
+        // No re-read: what the service now holds is what the upload (or, replacing, the final mv) answered.
+        const entry = replace
+          ? await this.placed(await this.swap(place, uploadTo, stored), parentPath)
+          : await this.remember(parentPath, {
+              name: this.decode(stored),
+              stored,
+              kind: 'file',
+              size: upload.size,
+              md5: upload.md5,
+              modified: modified.getTime(),
+              created: created.getTime(),
+            });
         return { entry: this.present(entry, place), created: !existing };
       } catch (e) {
         if (outcomeUnknown(e)) await this.cache.invalidate(place.path);
@@ -302,7 +314,7 @@ export class JottacloudStorage implements StorageProvider {
     return this.serial(tree.path, async () => {
       if (tree.segments.length === 0) return this.createMountPoint(tree, options.signal);
       const parent = await this.requireFolder(this.parentOf(tree), tree.path, options.signal);
-      const existing = await this.lookup(tree, options.signal);
+      const existing = await this.lookupInParent(tree, options.signal);
       if (existing) throw new AlreadyExists(tree.path, existing.path);
       try {
         const folder = await this.client.mkdir(this.loc(tree));
@@ -321,7 +333,7 @@ export class JottacloudStorage implements StorageProvider {
     const place = this.roots.assertWritable(this.roots.place(path), 'delete');
     if (place.segments.length === 0) throw new ReadOnly(place.path, 'is a mountpoint and cannot be deleted here');
     await this.serial(place.path, async () => {
-      const existing = await this.lookup(place, options.signal);
+      const existing = await this.lookupInParent(place, options.signal);
       if (!existing) throw new NotFound(place.path);
       await this.remove(place, existing, options.mode ?? this.config.delete);
     });
@@ -336,7 +348,7 @@ export class JottacloudStorage implements StorageProvider {
     if (dst.segments.length === 0) throw new ReadOnly(dst.path, 'is a mountpoint');
     return this.serial(src.path, () =>
       this.serial(pathKey(src.path) === pathKey(dst.path) ? undefined : dst.path, async () => {
-        const entry = await this.lookup(src, options.signal);
+        const entry = await this.lookupInParent(src, options.signal);
         if (!entry) throw new NotFound(src.path);
         if (pathKey(src.path) === pathKey(dst.path) && sameLocation(src, dst)) {
           const newName = dst.segments[dst.segments.length - 1];
@@ -348,17 +360,19 @@ export class JottacloudStorage implements StorageProvider {
         const srcLoc = this.sibling(src, entry.stored);
         try {
           let result: CachedEntry;
+          const parentPath = parent.path ?? this.parentPathOf(dst.path);
           if (entry.kind === 'file' && target?.kind === 'file') {
             const dstLoc = this.sibling(dst, target.stored);
-            if (this.config.versions === 'replace') await this.swap(dst, srcLoc, target.stored);
-            else await this.settleFile(await this.client.move(srcLoc, dstLoc), dstLoc);
-            result = await this.reread(dst, dstLoc.path, parent, { ...entry, name: '', stored: target.stored });
+            const moved =
+              this.config.versions === 'replace'
+                ? await this.swap(dst, srcLoc, target.stored)
+                : await this.settleFile(await this.client.move(srcLoc, dstLoc), dstLoc);
+            result = await this.placed(moved, parentPath);
           } else {
             if (target) await this.remove(dst, target, this.config.delete);
             const dstLoc = this.loc(dst);
             if (entry.kind === 'file') {
-              await this.settleFile(await this.client.move(srcLoc, dstLoc), dstLoc);
-              result = await this.reread(dst, dstLoc.path, parent, { ...entry, name: '', stored: dstLoc.path[dstLoc.path.length - 1] });
+              result = await this.placed(await this.settleFile(await this.client.move(srcLoc, dstLoc), dstLoc), parentPath);
             } else {
               await this.moveFolderClearingTombstone(srcLoc, dstLoc, dst.path);
               result = { ...entry, ...folderEntry(dstLoc.path[dstLoc.path.length - 1], this.encoding, new Date(entry.modified)) };
@@ -398,6 +412,7 @@ export class JottacloudStorage implements StorageProvider {
           if (target?.kind === 'folder') await this.remove(dst, target, this.config.delete);
           const stored = target?.kind === 'file' ? target.stored : dst.segments[dst.segments.length - 1];
           const dstLoc = this.sibling(dst, stored);
+          let copied: File;
           if (target?.kind === 'file' && this.config.versions === 'replace') {
             const tmp = this.sibling(dst, hiddenName('tmp', stored));
             try {
@@ -406,11 +421,11 @@ export class JottacloudStorage implements StorageProvider {
               await this.discard(tmp);
               throw e;
             }
-            await this.swap(dst, tmp, stored);
+            copied = await this.swap(dst, tmp, stored);
           } else {
-            await this.settleFile(await this.client.copy(srcLoc, dstLoc), dstLoc);
+            copied = await this.settleFile(await this.client.copy(srcLoc, dstLoc), dstLoc);
           }
-          result = await this.reread(dst, dstLoc.path, parent, { ...entry, name: '', stored });
+          result = await this.placed(copied, parent.path ?? this.parentPathOf(dst.path));
         } else {
           if (target) await this.remove(dst, target, this.config.delete);
           await this.copyTree(srcLoc, this.loc(dst), options.signal);
@@ -505,12 +520,57 @@ export class JottacloudStorage implements StorageProvider {
     }
   }
 
-  /** The children of a folder-like place (cached listing, else one request). */
+  /**
+   * The entry at a place as its parent folder's listing has it (cached, else one listing request that is then
+   * cached), or null — also when the parent itself is missing. For the checks before a change: the change needs
+   * the parent anyway, and the next change in that folder costs no request. Without a cache a listing would buy
+   * nothing later, so then it is the one-path lookup.
+   */
+  private async lookupInParent(place: TreePlace, signal?: AbortSignal): Promise<CachedEntry | null> {
+    if (place.segments.length === 0 || !this.cache.enabled) return this.lookup(place, signal);
+    if (signal?.aborted) throw new Aborted(place.path);
+    const cached = await this.cache.lookup(place.path);
+    if (cached !== undefined) return cached;
+    let siblings: CachedEntry[];
+    try {
+      siblings = await this.children(this.parentOf(place), signal);
+    } catch (e) {
+      if (e instanceof NotFound || e instanceof NotAFolder) return null;
+      throw e;
+    }
+    const key = foldCase(baseName(place.path));
+    return siblings.find((c) => foldCase(c.name) === key) ?? null;
+  }
+
+  /**
+   * The children of a folder-like place (cached listing, else one request). Callers that ask while a request for
+   * the same listing is on its way wait for it and take what it stored, so eight PUTs into a folder not yet listed
+   * cost one listing, not eight; if it stored nothing (a write overtook it, or it failed), they ask themselves.
+   */
   private async children(place: Place, signal?: AbortSignal): Promise<CachedEntry[]> {
     if (signal?.aborted) throw new Aborted(place.path);
     const cached = await this.cache.listing(place.path);
     if (cached) return cached;
+    const key = pathKey(place.path);
+    const pending = this.listings.get(key);
+    if (pending) {
+      await pending.catch(() => undefined);
+      const stored = await this.cache.listing(place.path);
+      if (stored) return stored;
+      return this.fetchChildren(place);
+    }
+    const fetching = this.fetchChildren(place);
+    this.listings.set(key, fetching);
+    try {
+      return await fetching;
+    } finally {
+      if (this.listings.get(key) === fetching) this.listings.delete(key);
+    }
+  }
+
+  private async fetchChildren(place: Place): Promise<CachedEntry[]> {
     const ticket = this.cache.begin();
+    let self: CachedEntry | undefined;
     let list: CachedEntry[];
     try {
       if (place.kind === 'root') {
@@ -534,8 +594,10 @@ export class JottacloudStorage implements StorageProvider {
           throw new NotFound(place.path);
         }
         if (folder.deleted) throw new NotFound(place.path);
-        const self = place.segments.length === 0 ? place.path : this.canonical(folder.parentPath, folder.name, place);
-        list = await this.visibleChildren(folder, place, self);
+        const selfPath = place.segments.length === 0 ? place.path : this.canonical(folder.parentPath, folder.name, place);
+        // The listing is also the folder's own metadata: a change inside it then needs no lookup of the folder.
+        if (place.segments.length > 0) self = { ...folderEntry(folder.name, this.encoding, folder.modified), path: selfPath };
+        list = await this.visibleChildren(folder, place, selfPath);
       } else {
         throw new ReadOnly(place.path);
       }
@@ -543,6 +605,7 @@ export class JottacloudStorage implements StorageProvider {
       if (e instanceof NotFoundError) throw new NotFound(place.path, { cause: e });
       throw fromBackend(e, place.path);
     }
+    if (self) await this.cache.storeEntry(ticket, place.path, self);
     await this.cache.storeListing(ticket, place.path, list);
     return list;
   }
@@ -589,30 +652,33 @@ export class JottacloudStorage implements StorageProvider {
   }
 
   private async requireFolder(place: Place, child: string, signal?: AbortSignal): Promise<CachedEntry> {
+    // A parent that the cache says is missing may have been made by another client since its folder was listed:
+    // before a change is refused for it, the service is asked (this costs a request only on the way to a 409).
+    if (place.kind === 'tree' && (await this.cache.lookup(place.path)) === null) await this.cache.invalidate(place.path);
     const found = await this.lookup(place, signal);
     if (!found) throw new ParentNotFound(child);
     if (found.kind !== 'folder') throw new ParentNotFound(child);
     return found;
   }
 
-  /** Re-reads a file after a change (its stored times and name); on failure, what we know is used. */
-  private async reread(place: TreePlace, segments: string[], parent: CachedEntry, known: CachedEntry): Promise<CachedEntry> {
-    const parentPath = parent.path ?? this.parentPathOf(place.path);
-    let entry: CachedEntry;
-    try {
-      const file = await this.client.fileInfo(this.loc(place, segments));
-      entry = fileEntry(file, this.encoding);
-    } catch (e) {
-      // The change itself is done; only the confirmation failed. Answer with what we sent and forget the path.
-      this.log(`re-reading ${place.path} after a change failed: ${(e as Error).message}`);
-      entry = { ...known, name: this.decode(known.stored) };
-      entry.path = joinChild(parentPath, entry.name);
-      await this.cache.invalidate(entry.path);
-      return entry;
-    }
+  /**
+   * A file our change put in `parentPath`, as the service's answer to that change describes it (`mv`/`cp` answer
+   * the new `<file>`): into the cache at once, so no re-read is needed. An answer that is not a live, complete
+   * file (a copy still flagged as trashed that cphash could not bring back) is not trusted: the path is forgotten.
+   */
+  private async placed(file: File, parentPath: string): Promise<CachedEntry> {
+    const entry = fileEntry(file, this.encoding);
+    if (isVisibleFile(file)) return this.remember(parentPath, entry);
     entry.path = joinChild(parentPath, entry.name);
-    await this.cache.put(parentPath, entry);
+    await this.cache.invalidate(entry.path);
     return entry;
+  }
+
+  /** Our own change made `entry` in `parentPath`: the cache shows it from now on. */
+  private async remember(parentPath: string, entry: CachedEntry): Promise<CachedEntry> {
+    const placed = { ...entry, path: joinChild(parentPath, entry.name) };
+    await this.cache.put(parentPath, placed);
+    return placed;
   }
 
   // =================================================================================================
@@ -623,7 +689,7 @@ export class JottacloudStorage implements StorageProvider {
    * `place`, leaving no old revisions. The old file is moved aside (not deleted) until the new one is in
    * place, and moved back if that fails.
    */
-  private async swap(place: TreePlace, source: RemoteLocation & { path: string[] }, targetStored: string): Promise<void> {
+  private async swap(place: TreePlace, source: RemoteLocation & { path: string[] }, targetStored: string): Promise<File> {
     const targetLoc = this.sibling(place, targetStored);
     const backupLoc = this.sibling(place, hiddenName('old', targetStored));
     try {
@@ -632,8 +698,9 @@ export class JottacloudStorage implements StorageProvider {
       await this.discardIfTemp(source);
       throw e;
     }
+    let placed: File;
     try {
-      await this.settleFile(await this.client.move(source, targetLoc), targetLoc);
+      placed = await this.settleFile(await this.client.move(source, targetLoc), targetLoc);
     } catch (e) {
       try {
         await this.client.move(backupLoc, targetLoc);
@@ -653,6 +720,7 @@ export class JottacloudStorage implements StorageProvider {
       this.log(`the old version of ${place.path} stays hidden as ${backupLoc.path.at(-1)} until the next listing removes it (${(e as Error).message})`);
       await this.cache.invalidate(place.path);
     }
+    return placed;
   }
 
   /** Removes one of our temporary upload files (best effort; a leftover is hidden anyway). */
@@ -670,14 +738,14 @@ export class JottacloudStorage implements StorageProvider {
 
   /**
    * Quirk (rclone #6112): a copy or move onto a path whose old file is in trash "succeeds" but the result is
-   * still flagged deleted. A cphash with the same content brings it back.
+   * still flagged deleted. A cphash with the same content brings it back. Returns the file as it now is.
    */
-  private async settleFile(result: File, loc: RemoteLocation): Promise<void> {
-    if (!result.deleted) return;
+  private async settleFile(result: File, loc: RemoteLocation): Promise<File> {
+    if (!result.deleted) return result;
     const md5 = result.md5 ?? result.currentRevision?.md5;
     const size = result.size ?? result.currentRevision?.size;
-    if (!md5 || size === undefined) return;
-    await this.client.cphash(loc, { size, md5, created: result.created, modified: result.modified ?? new Date() });
+    if (!md5 || size === undefined) return result;
+    return (await this.client.cphash(loc, { size, md5, created: result.created, modified: result.modified ?? new Date() })) ?? result;
   }
 
   /** mvDir, clearing a trashed folder of the same name at the destination (it blocks the move). */
@@ -922,7 +990,7 @@ export class JottacloudStorage implements StorageProvider {
   /** The checks every move/copy/restore target goes through: the parent folder, and what is already there. */
   private async destination(dst: TreePlace, overwrite: boolean, signal?: AbortSignal): Promise<{ parent: CachedEntry; target: CachedEntry | null }> {
     const parent = await this.requireFolder(this.parentOf(dst), dst.path, signal);
-    const target = await this.lookup(dst, signal);
+    const target = await this.lookupInParent(dst, signal);
     if (target && !overwrite) throw new AlreadyExists(dst.path, target.path);
     return { parent, target };
   }

@@ -46,6 +46,16 @@ export interface OperationOptions {
   signal?: AbortSignal;
 }
 
+export interface StatOptions extends OperationOptions {
+  /**
+   * The caller is about to change `path` (PUT, MKCOL, DELETE, the ends of a COPY/MOVE): answer from the parent
+   * folder's listing — cached, else fetched once and cached — instead of a request for this one path. The change
+   * needs that listing anyway (the parent must exist; the existing name's case; 201 or 204), and every later
+   * change in the same folder is then answered without a request.
+   */
+  forChange?: boolean;
+}
+
 export interface ReadOptions extends OperationOptions {
   /** First byte to return (inclusive, 0-based). */
   start?: number;
@@ -104,7 +114,7 @@ export interface TimesPatch {
 
 export interface StorageProvider {
   /** The entry at `path` (case-insensitive); `NotFound` if absent, trashed or never completed. */
-  stat(path: string, options?: OperationOptions): Promise<Entry>;
+  stat(path: string, options?: StatOptions): Promise<Entry>;
   /** The children of the folder at `path`, in no particular order; `NotFound`, or `NotAFolder` for a file. */
   list(path: string, options?: OperationOptions): Promise<Entry[]>;
   /**

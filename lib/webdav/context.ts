@@ -29,6 +29,9 @@ export interface DavShared {
   log: LogFn;
 }
 
+/** Methods that change the resource at their own path. */
+const CHANGES_OWN_PATH = new Set(['PUT', 'MKCOL', 'DELETE', 'MOVE']);
+
 export class DavRequest {
   readonly method: string;
   readonly path: string;
@@ -69,12 +72,17 @@ export class DavRequest {
     return hrefFor(path, isFolder, this.shared.basePath);
   }
 
-  /** The entry at `path`, or null when nothing is there; memoised for this request. */
-  stat(path: string): Promise<Entry | null> {
+  /**
+   * The entry at `path`, or null when nothing is there; memoised for this request. `forChange`: the request is
+   * about to change `path`, so storage answers from the parent folder's listing (see `StatOptions`); the default
+   * says so for the path of a PUT, MKCOL, DELETE or MOVE, since webdav-server asks about it before the handler does.
+   */
+  stat(path: string, options: { forChange?: boolean } = {}): Promise<Entry | null> {
     const key = pathKey(path);
     let p = this.statMemo.get(key);
     if (!p) {
-      p = this.storage.stat(path, { signal: this.signal }).catch((err: unknown) => {
+      const forChange = options.forChange ?? (CHANGES_OWN_PATH.has(this.method) && key === pathKey(this.path));
+      p = this.storage.stat(path, { signal: this.signal, forChange }).catch((err: unknown) => {
         if (isStorageError(err) && (err.code === 'NOT_FOUND' || err.code === 'NOT_A_FOLDER')) return null;
         throw err;
       });

@@ -14,7 +14,7 @@ export async function handleMkcol(ctx: DavRequest): Promise<void> {
     const body = await readBody(ctx.req, 64 * 1024);
     if (body.length) throw new DavError(415, 'MKCOL with a request body is not supported');
   }
-  const existing = await ctx.stat(ctx.path);
+  const existing = await ctx.stat(ctx.path, { forChange: true });
   if (existing) throw new DavError(405, `${ctx.path} already exists`);
   await ctx.checkIfHeader();
   ctx.assertUnlocked(ctx.path, { members: true });
@@ -28,7 +28,7 @@ export async function handleMkcol(ctx: DavRequest): Promise<void> {
 export async function handleDelete(ctx: DavRequest): Promise<void> {
   ctx.assertMayWrite();
   if (ctx.path === '/') throw new DavError(403, 'the share root cannot be deleted');
-  const existing = await ctx.stat(ctx.path);
+  const existing = await ctx.stat(ctx.path, { forChange: true });
   if (!existing) {
     if (ctx.shared.ignoreMacMetadata && isMacMetadata(ctx.path)) return noContent(ctx);
     throw new DavError(404, `${ctx.path}: no such file or folder`);
@@ -69,7 +69,7 @@ export async function handleCopyMove(ctx: DavRequest): Promise<void> {
   }
   const shallow = depthHeader === '0';
 
-  const source = await ctx.stat(ctx.path);
+  const source = await ctx.stat(ctx.path, { forChange: isMove });
   if (!source) throw new DavError(404, `${ctx.path}: no such file or folder`);
   if (ctx.path === '/') throw new DavError(403, `the share root cannot be ${isMove ? 'moved' : 'copied'}`);
   if (destination === '/') throw new DavError(403, 'the share root cannot be replaced');
@@ -80,7 +80,7 @@ export async function handleCopyMove(ctx: DavRequest): Promise<void> {
   }
   await ctx.checkIfHeader();
   if (isMove) ctx.assertUnlocked(ctx.path, { deep: true, members: true });
-  const target = caseOnlyRename ? null : await ctx.stat(destination);
+  const target = caseOnlyRename ? null : await ctx.stat(destination, { forChange: true });
   if (target && !overwrite) throw new DavError(412, `${destination} already exists and Overwrite is F`);
   ctx.assertUnlocked(destination, { deep: !!target, members: true });
 

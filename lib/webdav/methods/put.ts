@@ -20,7 +20,7 @@ export async function handlePut(ctx: DavRequest): Promise<void> {
   ctx.assertMayWrite();
   if (ctx.path === '/') throw new DavError(405, 'the share root is a folder');
   if (ctx.header('content-range') !== undefined) throw new DavError(400, 'partial PUT (Content-Range) is not supported');
-  const existing = await ctx.stat(ctx.path);
+  const existing = await ctx.stat(ctx.path, { forChange: true });
   if (existing?.kind === 'folder') throw new DavError(405, `${ctx.path} is a folder`);
   await ctx.checkIfHeader();
   ctx.assertUnlocked(ctx.path, { members: !existing });
