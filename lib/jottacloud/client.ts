@@ -588,7 +588,9 @@ function toInt(v: string | undefined): number | undefined {
  * the request headers), and (b) destroying the returned stream destroys the response and frees the socket.
  */
 export function guardBody(source: Readable, ctx: ErrorContext, signal?: AbortSignal): Readable {
-  const out = new PassThrough();
+  // 1 MiB in flight (not the default 16 KiB): the service's connection keeps flowing while the client's socket
+  // drains, instead of the two taking turns one TLS record at a time (GET 1 GiB ~360 -> ~530 MiB/s through the proxy).
+  const out = new PassThrough({ highWaterMark: 1024 * 1024 });
   const fail = (e: unknown) => {
     if (out.destroyed) return;
     if (signal?.aborted) out.destroy(new AbortedError('aborted', { ...ctx, status: 0 }));
@@ -608,3 +610,4 @@ export function guardBody(source: Readable, ctx: ErrorContext, signal?: AbortSig
   source.pipe(out);
   return out;
 }
+

@@ -45,7 +45,9 @@ export function createHttpClient(options: HttpOptions = {}): AxiosInstance {
     maxRedirects: 0,
     // Bodies can be large (uploads) and are streamed; never let axios cap or buffer them.
     maxBodyLength: Infinity,
-    maxContentLength: Infinity,
+    // -1, not Infinity: with any limit ≥ 0 axios re-wraps every streamed answer in an async generator and
+    // Readable.from to count its bytes — a promise per chunk, which halved download throughput.
+    maxContentLength: -1,
     // Status codes are interpreted by the caller (404, 420, 421 and 460 all carry meaning).
     validateStatus: () => true,
     proxy: false,
