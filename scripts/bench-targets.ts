@@ -18,7 +18,7 @@ export const repoRoot = resolve(here, '..', '..');
 const cli = join(repoRoot, 'dist', 'lib', 'cli.js');
 
 export function mitmDir(): string {
-  return process.env.JOTTADAV_SHARED ? join(process.env.JOTTADAV_SHARED, 'tools', 'mitm') : resolve(repoRoot, '..', 'shared', 'tools', 'mitm');
+  return process.env.SHARED_TOOLS_DIR ? join(process.env.SHARED_TOOLS_DIR, 'tools', 'mitm') : resolve(repoRoot, '..', 'shared', 'tools', 'mitm');
 }
 
 export interface Child {

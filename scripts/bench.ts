@@ -146,7 +146,7 @@ async function main(): Promise<void> {
     targets = targets.filter((t) => !t.startsWith('rclone'));
   }
   if (targets.some((t) => t.startsWith('rclone')) && !existsSync(join(mitmDir(), 'proxy.mjs'))) {
-    throw new Error(`the MITM tools are not at ${mitmDir()} (set JOTTADAV_SHARED to the shared folder)`);
+    throw new Error(`the MITM tools are not at ${mitmDir()} (set SHARED_TOOLS_DIR to the shared folder)`);
   }
   const plan = makePlan(opts.quick);
   const state = mkdtempSync(join(tmpdir(), 'jottadav-bench-'));

@@ -23,11 +23,11 @@ export function requireTool(ctx: Mocha.Context, name: string, debianPackage = na
 /** The repository root (dist/spec/helpers → three levels up). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-/** `../shared` beside the checkout, as on developers' machines and in CI; JOTTADAV_SHARED overrides. */
+/** `../shared` beside the checkout, as on developers' machines and in CI; SHARED_TOOLS_DIR overrides (not a JOTTADAV_ name: those are config keys). */
 export function sharedDir(): string {
-  const dir = process.env.JOTTADAV_SHARED ?? join(repoRoot, '..', 'shared');
+  const dir = process.env.SHARED_TOOLS_DIR ?? join(repoRoot, '..', 'shared');
   if (!existsSync(join(dir, 'tools', 'mitm', 'rclone-jotta.sh'))) {
-    throw new Error(`the shared tools are not at ${dir} (set JOTTADAV_SHARED to the folder holding tools/mitm)`);
+    throw new Error(`the shared tools are not at ${dir} (set SHARED_TOOLS_DIR to the folder holding tools/mitm)`);
   }
   return dir;
 }
