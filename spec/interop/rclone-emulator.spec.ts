@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { startEmulator, type RunningEmulator } from '../../lib/emulator/index.js';
+import { accessToken } from '../helpers/emulator.js';
 import { startRcloneMitm, type RcloneMitm } from '../helpers/rclone.js';
 import { requireTool } from '../helpers/tools.js';
 
@@ -74,14 +75,7 @@ class JfsProbe {
   constructor(private readonly emu: RunningEmulator) {}
 
   async login(): Promise<void> {
-    const login = JSON.parse(Buffer.from(this.emu.mintLoginToken(), 'base64url').toString()) as { username: string; auth_token: string };
-    const res = await fetch(`${this.emu.url}/auth/realms/jottacloud/protocol/openid-connect/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ client_id: 'jottacli', grant_type: 'password', password: login.auth_token, username: login.username, scope: 'openid offline_access' }),
-    });
-    expect(res.status).to.equal(200);
-    this.token = ((await res.json()) as { access_token: string }).access_token;
+    this.token = await accessToken(this.emu);
   }
 
   async get(path: string): Promise<{ status: number; body: string }> {
