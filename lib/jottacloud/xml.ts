@@ -9,7 +9,6 @@
 // - `deleted` is an attribute holding the deletion time, not a boolean: presence is what counts.
 // - A file can carry a good `currentRevision` and a failed `latestRevision` at once; a file whose first
 //   upload never completed has only the latter. Listings leave `size` out of failed revisions.
-import { SaxesParser } from 'saxes';
 import type { Device, DriveInfo, File, Folder, FolderEntry, MountPoint, Quota, Revision } from './types.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -80,11 +79,14 @@ export function formatRfc3339(date: Date): string {
 // ---------------------------------------------------------------------------------------------------
 // Reading a document
 //
-// A SAX parser (saxes) feeds a minimal element tree: one small object per element, children in document
-// order, the text of leaves. A 10,000-entry folder listing used to go through fast-xml-parser, whose
-// generic object building (path matching, per-node arrays, tag-name maps) took most of a cold listing's
-// CPU and left much garbage; this tree is the least the typed readers below need, and is dropped as soon
-// as they have read it.
+// A small scanner made for these answers feeds a minimal element tree: one small object per element, children
+// in document order, the text of leaves. JFS documents are plain XML — elements, attributes, the five named
+// entities and character references, now and then a comment, CDATA section or the XML declaration — and a
+// 10,000-entry folder listing is some 5 MB of it: a general SAX parser checking every character one call at a
+// time took about 90 ms for that, a third of a cold listing's own CPU; jumping from `<` to `>` with indexOf takes
+// a fraction. Still refused as unreadable: unbalanced or mismatched tags, unquoted or duplicate attributes,
+// unknown entities, `<` in an attribute value, text or a second element outside the root, and any DOCTYPE
+// (no answer of the service has one, and none is needed to read these documents).
 
 /** One element: its attributes, its text (leaves only: whitespace between child elements is dropped) and children. */
 export interface XmlNode {
@@ -94,38 +96,147 @@ export interface XmlNode {
   kids: XmlNode[] | undefined;
 }
 
+const NAMED_ENTITIES: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+/** Resolves entity and character references in `raw` (text or an attribute value). */
+function decodeEntities(raw: string): string {
+  let out = '';
+  let from = 0;
+  for (let amp = raw.indexOf('&'); amp !== -1; amp = raw.indexOf('&', from)) {
+    const semi = raw.indexOf(';', amp + 1);
+    if (semi === -1 || semi - amp > 12) throw new Error(`unterminated entity reference at "${raw.slice(amp, amp + 12)}"`);
+    const ref = raw.slice(amp + 1, semi);
+    let value: string | undefined;
+    if (ref.charCodeAt(0) === 35 /* # */) {
+      const hex = ref.charCodeAt(1) === 120; /* x */
+      const digits = ref.slice(hex ? 2 : 1);
+      const cp = digits !== '' && (hex ? /^[0-9a-fA-F]+$/ : /^[0-9]+$/).test(digits) ? parseInt(digits, hex ? 16 : 10) : NaN;
+      if (!(cp > 0 && cp <= 0x10ffff) || (cp >= 0xd800 && cp <= 0xdfff)) throw new Error(`bad character reference &${ref};`);
+      value = String.fromCodePoint(cp);
+    } else if (Object.hasOwn(NAMED_ENTITIES, ref)) value = NAMED_ENTITIES[ref];
+    if (value === undefined) throw new Error(`unknown entity &${ref};`);
+    out += raw.slice(from, amp) + value;
+    from = semi + 1;
+  }
+  return from === 0 ? raw : out + raw.slice(from);
+}
+
+/** Text as XML reads it: line ends are `\n` (a CR or CRLF in the document becomes one), references resolved. */
+function textValue(raw: string): string {
+  const t = raw.indexOf('\r') === -1 ? raw : raw.replace(/\r\n?/g, '\n');
+  return t.indexOf('&') === -1 ? t : decodeEntities(t);
+}
+
+/** An attribute value as XML reads it: tabs and line ends become spaces, references resolved. */
+function attrValue(raw: string): string {
+  if (raw.indexOf('<') !== -1) throw new Error('"<" in an attribute value');
+  const t = /[\t\n\r]/.test(raw) ? raw.replace(/\r\n|[\t\n\r]/g, ' ') : raw;
+  return t.indexOf('&') === -1 ? t : decodeEntities(t);
+}
+
+const isSpace = (c: number) => c === 32 || c === 10 || c === 9 || c === 13;
+
 /** Parses a JFS document and returns its root element name and node. Throws on XML that is not well-formed. */
 export function parseDocument(xml: string): { root: string; node: XmlNode } {
-  const parser = new SaxesParser({ xmlns: false, position: false });
   const stack: XmlNode[] = [];
   let root: XmlNode | undefined;
-  let failure: Error | undefined;
-  parser.on('opentag', (tag) => {
-    const node: XmlNode = { name: tag.name, attrs: tag.attributes as Record<string, string>, text: '', kids: undefined };
-    const parent = stack[stack.length - 1];
-    if (parent) {
-      if (parent.kids) parent.kids.push(node);
-      else parent.kids = [node];
-    } else root ??= node;
-    stack.push(node);
-  });
-  const onText = (t: string) => {
-    const top = stack[stack.length - 1];
-    if (top) top.text += t;
+  const n = xml.length;
+  let pos = xml.charCodeAt(0) === 0xfeff ? 1 : 0;
+  const fail = (why: string): never => {
+    throw new Error(`${why} (at character ${pos})`);
   };
-  parser.on('text', onText);
-  parser.on('cdata', onText);
-  parser.on('closetag', () => {
-    const node = stack.pop();
-    // Only a leaf's text means anything here; the indentation between children is not kept.
-    if (node?.kids) node.text = '';
-  });
-  parser.on('error', (e) => {
-    failure ??= e;
-  });
-  parser.write(xml);
-  if (!failure) parser.close();
-  if (failure) throw failure;
+  while (pos < n) {
+    const lt = xml.indexOf('<', pos);
+    const textEnd = lt === -1 ? n : lt;
+    if (textEnd > pos) {
+      const top = stack[stack.length - 1];
+      if (top) {
+        // Text only matters in a leaf; the indentation around child elements is not kept.
+        if (top.kids === undefined) top.text += textValue(xml.slice(pos, textEnd));
+      } else {
+        for (let i = pos; i < textEnd; i++) if (!isSpace(xml.charCodeAt(i))) fail('text outside the root element');
+      }
+    }
+    if (lt === -1) break;
+    pos = lt + 1;
+    const c = xml.charCodeAt(pos);
+    if (c === 63 /* ? */) {
+      // the XML declaration or a processing instruction
+      const close = xml.indexOf('?>', pos + 1);
+      if (close === -1) fail('unterminated processing instruction');
+      pos = close + 2;
+    } else if (c === 33 /* ! */) {
+      if (xml.startsWith('--', pos + 1)) {
+        const close = xml.indexOf('-->', pos + 3);
+        if (close === -1) fail('unterminated comment');
+        pos = close + 3;
+      } else if (xml.startsWith('[CDATA[', pos + 1)) {
+        const close = xml.indexOf(']]>', pos + 8);
+        if (close === -1) fail('unterminated CDATA section');
+        const top = stack[stack.length - 1];
+        if (!top) fail('CDATA outside the root element');
+        else if (top.kids === undefined) top.text += xml.slice(pos + 8, close);
+        pos = close + 3;
+      } else fail('a DOCTYPE or other markup declaration is not expected');
+    } else if (c === 47 /* / */) {
+      const close = xml.indexOf('>', pos + 1);
+      if (close === -1) fail('unterminated closing tag');
+      const name = xml.slice(pos + 1, close).trimEnd();
+      const node = stack.pop();
+      if (!node || node.name !== name) fail(`closing tag </${name}> does not match <${node?.name ?? ''}>`);
+      else if (node.kids) node.text = '';
+      pos = close + 1;
+    } else {
+      // a start tag: the name ends at white space, `/` or `>`
+      let i = pos;
+      for (; i < n; i++) {
+        const k = xml.charCodeAt(i);
+        if (k === 62 || k === 47 || isSpace(k)) break;
+      }
+      if (i === pos || i >= n) fail('bad start tag');
+      const node: XmlNode = { name: xml.slice(pos, i), attrs: {}, text: '', kids: undefined };
+      const attrs = node.attrs as Record<string, string>;
+      let selfClosing = false;
+      for (;;) {
+        while (i < n && isSpace(xml.charCodeAt(i))) i++;
+        const k = xml.charCodeAt(i);
+        if (k === 62 /* > */) {
+          i++;
+          break;
+        }
+        if (k === 47 /* / */ && xml.charCodeAt(i + 1) === 62) {
+          selfClosing = true;
+          i += 2;
+          break;
+        }
+        const eq = xml.indexOf('=', i);
+        if (eq === -1) fail('attribute without a value');
+        const attrName = xml.slice(i, eq).trimEnd();
+        // (a plain object holds the attributes: `__proto__` is the one name that must not become a key of it)
+        if (attrName === '' || attrName === '__proto__' || /[\s<>/"']/.test(attrName)) fail('bad attribute name');
+        let q = eq + 1;
+        while (q < n && isSpace(xml.charCodeAt(q))) q++;
+        const quote = xml.charCodeAt(q);
+        if (quote !== 34 && quote !== 39) fail('unquoted attribute value');
+        const end = xml.indexOf(quote === 34 ? '"' : "'", q + 1);
+        if (end === -1) fail('unterminated attribute value');
+        if (Object.hasOwn(attrs, attrName)) fail(`duplicate attribute ${attrName}`);
+        attrs[attrName] = attrValue(xml.slice(q + 1, end));
+        i = end + 1;
+        const after = xml.charCodeAt(i);
+        if (!(after === 62 || after === 47 || isSpace(after))) fail('no white space between attributes');
+      }
+      const parent = stack[stack.length - 1];
+      if (parent) {
+        if (parent.kids) parent.kids.push(node);
+        else parent.kids = [node];
+      } else if (root) fail('a second root element');
+      else root = node;
+      if (!selfClosing) stack.push(node);
+      pos = i;
+    }
+  }
+  if (stack.length) throw new Error(`unclosed element <${stack[stack.length - 1]!.name}>`);
   if (!root) throw new Error('no root element');
   return { root: root.name, node: root };
 }
