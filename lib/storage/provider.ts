@@ -614,12 +614,19 @@ export class JottacloudStorage implements StorageProvider {
   private async visibleChildren(folder: Folder, place: TreePlace, selfPath: string): Promise<CachedEntry[]> {
     const out: CachedEntry[] = [];
     const leftovers: File[] = [];
+    // The entry's own `name` is the decoded name: decoding it a second time for the path cost as much again.
     for (const d of folder.folders) {
-      if (isVisibleFolder(d)) out.push({ ...folderEntry(d.name, this.encoding), path: joinChild(selfPath, this.decode(d.name)) });
+      if (!isVisibleFolder(d)) continue;
+      const entry = folderEntry(d.name, this.encoding);
+      entry.path = joinChild(selfPath, entry.name);
+      out.push(entry);
     }
     for (const f of folder.files) {
-      if (isVisibleFile(f)) out.push({ ...fileEntry(f, this.encoding), path: joinChild(selfPath, this.decode(f.name)) });
-      else if (!f.deleted && f.complete && parseHidden(f.name)?.kind === 'old') leftovers.push(f);
+      if (isVisibleFile(f)) {
+        const entry = fileEntry(f, this.encoding);
+        entry.path = joinChild(selfPath, entry.name);
+        out.push(entry);
+      } else if (!f.deleted && f.complete && parseHidden(f.name)?.kind === 'old') leftovers.push(f);
     }
     for (const f of leftovers) {
       const restored = await this.settleBackup(place, f, out);
