@@ -70,6 +70,14 @@ export class DeadPropertyStore {
     return this.loaded;
   }
 
+  /**
+   * False when `path` certainly has no dead properties (no store read needed). A Depth 1 PROPFIND asks this for
+   * every listed child: with no properties anywhere it costs nothing per entry, not a key and an await each.
+   */
+  mayHave(path: string): boolean {
+    return this.index.size > 0 && this.index.has(pathKey(path));
+  }
+
   async get(path: string): Promise<DeadProp[]> {
     const k = pathKey(path);
     if (!this.index.has(k)) return [];

@@ -91,6 +91,8 @@ export class LockTable {
 
   /** Locks that apply to `path`: rooted at it, or at an ancestor with depth infinity. */
   covering(path: string): ActiveLock[] {
+    // asked for every entry of an allprop listing: with no locks at all, no path key is worth computing
+    if (this.locks.size === 0) return [];
     const key = pathKey(path);
     return this.live().filter((l) => pathKey(l.root) === key || (l.depth === 'infinity' && isWithin(path, l.root)));
   }

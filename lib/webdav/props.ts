@@ -59,6 +59,25 @@ export function liveNames(entry: Entry): Array<[string, string]> {
   return [...names, ...extra].filter(([, l]) => l !== 'getetag' || etagOf(entry) !== undefined);
 }
 
+const NEEDS_ESCAPE = /[&<>"']/;
+
+/**
+ * `xmlEscape` for the values a listing writes for every entry (names, types, hrefs): most have nothing to escape,
+ * and testing for that first skips the replace and its callback. An ETag is always quoted: its quotes are
+ * written directly when nothing else in it needs escaping.
+ */
+export function escapeValue(text: string): string {
+  return NEEDS_ESCAPE.test(text) ? xmlEscape(text) : text;
+}
+
+function escapeEtag(etag: string): string {
+  if (etag.length >= 2 && etag.charCodeAt(0) === 34 && etag.charCodeAt(etag.length - 1) === 34) {
+    const inner = etag.slice(1, -1);
+    if (!NEEDS_ESCAPE.test(inner)) return `&quot;${inner}&quot;`;
+  }
+  return xmlEscape(etag);
+}
+
 export function rfc1123(d: Date): string {
   return d.toUTCString();
 }
@@ -112,12 +131,12 @@ export function liveValue(ctx: DavRequest, entry: Entry, ns: string, local: stri
         return isKnownTime(entry.created) ? rfc3339(entry.created) : undefined;
       case 'getetag': {
         const etag = etagOf(entry);
-        return etag === undefined ? undefined : xmlEscape(etag);
+        return etag === undefined ? undefined : escapeEtag(etag);
       }
       case 'getcontenttype':
-        return isFolder ? undefined : xmlEscape(contentTypeOf(entry));
+        return isFolder ? undefined : escapeValue(contentTypeOf(entry));
       case 'displayname':
-        return xmlEscape(entry.name);
+        return escapeValue(entry.name);
       case 'supportedlock':
         return SUPPORTED_LOCK;
       case 'lockdiscovery': {

@@ -12,7 +12,7 @@ import { readBody } from '../body.js';
 import type { DavRequest } from '../context.js';
 import type { DeadProp } from '../deadprops.js';
 import { DavError, toDavError, xmlEscape } from '../errors.js';
-import { ALLPROP_LIVE, QUOTA_PROPS, isLiveProperty, liveNames, liveValue, needsQuota, parsePropTime, SETTABLE_TIMES } from '../props.js';
+import { ALLPROP_LIVE, escapeValue, QUOTA_PROPS, isLiveProperty, liveNames, liveValue, needsQuota, parsePropTime, SETTABLE_TIMES } from '../props.js';
 import { childElements, clark, DAV, findChild, parseXml, propElement, serialiseContent, textOf, XML_HEADER, type XmlElement } from '../xml.js';
 import { isMacMetadata } from './put.js';
 
@@ -29,6 +29,8 @@ const STATUS_TEXT: Record<number, string> = {
   503: 'Service Unavailable',
   507: 'Insufficient Storage',
 };
+
+const NO_DEAD_PROPS: DeadProp[] = [];
 
 function statusLine(code: number): string {
   return `<D:status>HTTP/1.1 ${code} ${STATUS_TEXT[code] ?? ''}</D:status>`;
@@ -78,8 +80,9 @@ export async function handlePropfind(ctx: DavRequest): Promise<void> {
   const chunks: Buffer[] = [];
   let pending = XML_HEADER + '<D:multistatus xmlns:D="DAV:">';
   const hrefs = new HrefMaker(ctx, entry);
+  const { props } = ctx.shared;
   for (const e of entries) {
-    pending += responseFor(ctx, e, hrefs.of(e), request, plan, quota, await ctx.shared.props.get(e.path));
+    pending += responseFor(ctx, e, hrefs.of(e), request, plan, quota, props.mayHave(e.path) ? await props.get(e.path) : NO_DEAD_PROPS);
     if (pending.length >= 64 * 1024) {
       chunks.push(Buffer.from(pending, 'utf8'));
       pending = '';
@@ -117,7 +120,7 @@ class HrefMaker {
     const isFolder = e.kind === 'folder';
     const name = e.path.startsWith(this.parentPath) ? e.path.slice(this.parentPath.length) : undefined;
     if (name === undefined || name === '' || name.includes('/')) return `<D:href>${xmlEscape(this.ctx.href(e.path, isFolder))}</D:href>`;
-    return `<D:href>${this.prefix}${xmlEscape(encodeURIComponent(name))}${isFolder ? '/' : ''}</D:href>`;
+    return `<D:href>${this.prefix}${escapeValue(encodeURIComponent(name))}${isFolder ? '/' : ''}</D:href>`;
   }
 }
 
