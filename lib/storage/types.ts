@@ -96,6 +96,14 @@ export interface Written {
   entry: Entry;
   /** True when nothing existed at the target before (case-insensitively). */
   created: boolean;
+  /** File writes: where the time went, phase by phase in order (a PUT answer shows it as `Server-Timing`). */
+  timings?: PhaseTiming[];
+}
+
+/** One phase of an operation: a short token name (`spool`, `allocate`, …) and its milliseconds. */
+export interface PhaseTiming {
+  name: string;
+  ms: number;
 }
 
 export interface Quota {

@@ -137,6 +137,26 @@ describe('webdav: backend requests per write', function () {
     expect((await dav(fresh, 'GET', 'unlisted/n.txt')).text).to.equal('to move');
   });
 
+  it('a PUT answer says where its time went (Server-Timing): spooling and its hash without a client MD5, never with one', async () => {
+    const phases = (header: string | null) =>
+      (header ?? '').split(', ').map((p) => {
+        const m = /^([a-z]+);dur=(\d+\.\d)$/.exec(p);
+        expect(m, `Server-Timing part ${p}`).to.not.equal(null);
+        return m![1];
+      });
+    expect((await dav(s, 'MKCOL', 'timing')).status).to.equal(201);
+    const plain = await dav(s, 'PUT', 'timing/a.txt', { body: 'no MD5 declared' });
+    expect(plain.status).to.equal(201);
+    expect(phases(plain.headers.get('server-timing'))).to.deep.equal(['pre', 'check', 'spool', 'hash', 'allocate', 'upload', 'commit', 'total']);
+    const declared = await dav(s, 'PUT', 'timing/a.txt', { body: 'MD5 declared', headers: { 'content-md5': md5('MD5 declared') } });
+    expect(declared.status).to.equal(204);
+    expect(phases(declared.headers.get('server-timing'))).to.deep.equal(['pre', 'check', 'allocate', 'upload', 'commit', 'total']);
+    // content already held by the service: allocate completes it, no upload phase beyond the answer
+    const again = await dav(s, 'PUT', 'timing/b.txt', { body: 'MD5 declared', headers: { 'content-md5': md5('MD5 declared') } });
+    expect(again.status).to.equal(201);
+    expect(phases(again.headers.get('server-timing'))).to.include.members(['allocate', 'commit', 'total']);
+  });
+
   it('a folder another client made after its parent was listed can still be written into', async () => {
     expect((await dav(s, 'PROPFIND', '', { headers: { depth: '1' } })).status).to.equal(207);
     expect((await dav(fresh, 'MKCOL', 'theirs')).status).to.equal(201);
