@@ -10,7 +10,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type winston from 'winston';
 import type { Config } from '../config/index.js';
-import { startEmulator, type RunningEmulator } from '../emulator/index.js';
+import type { RunningEmulator } from '../emulator/index.js';
 import { authContext, loginWithLoginToken } from '../jottacloud/auth/index.js';
 import { JottacloudClient } from '../jottacloud/client.js';
 import { endpointsFromSetting, singleOriginEndpoints, type Endpoints } from '../jottacloud/endpoints.js';
@@ -90,6 +90,8 @@ export async function buildStack(opts: StackOptions): Promise<Stack> {
     }
     if (!target && !config.account) {
       // No account: a local Jottacloud that keeps its files under the config folder across restarts.
+      // Loaded only here: a server of a real account never carries the emulator's code (~12 MiB of RSS).
+      const { startEmulator } = await import('../emulator/index.js');
       const dataDir = join(stateDir, 'emulator');
       const emu: RunningEmulator = await startEmulator({ host: '127.0.0.1', port: 0, dataDir, log: (line) => logger.debug(`emulator: ${line}`) });
       closers.push(() => emu.close());

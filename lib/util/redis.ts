@@ -2,13 +2,28 @@
 // never reaches a message), key names under one prefix, and a cross-instance lock — SET NX PX with a random token,
 // released and renewed only by its holder (compare-and-delete in a script), renewed while held so a long holder
 // keeps it and a crashed one frees it after one lease. Layers above build on these; none of them opens Redis itself.
-import KeyvRedis, { createClient } from '@keyv/redis';
+//
+// The Redis client library is loaded by the first connectRedis, not with this module: a deployment without Redis
+// (the usual one) would otherwise carry it in every process — some 20 MiB of RSS for code it never runs.
+import type * as KeyvRedisModule from '@keyv/redis';
 import type { KeyvStoreAdapter } from 'keyv';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 
-function newClient(url: string, connectTimeout: number, reconnect: (retries: number) => number | false) {
-  return createClient({ url, socket: { connectTimeout, reconnectStrategy: reconnect } });
+let loaded: typeof KeyvRedisModule | undefined;
+
+async function redisModule(): Promise<typeof KeyvRedisModule> {
+  loaded ??= await import('@keyv/redis');
+  return loaded;
+}
+
+function newClient(
+  create: typeof KeyvRedisModule.createClient,
+  url: string,
+  connectTimeout: number,
+  reconnect: (retries: number) => number | false,
+) {
+  return create({ url, socket: { connectTimeout, reconnectStrategy: reconnect } });
 }
 
 export type RedisClient = ReturnType<typeof newClient>;
@@ -54,7 +69,8 @@ export async function connectRedis(url: string, opts: ConnectOptions = {}): Prom
   let connected = false;
   let firstError: string | undefined;
   // While starting, one failure is the answer; once up, reconnect with a capped backoff like any service.
-  const client = newClient(url, timeout, (retries) => (connected ? Math.min(50 * 2 ** retries, 2_000) : false));
+  const { createClient } = await redisModule();
+  const client = newClient(createClient, url, timeout, (retries) => (connected ? Math.min(50 * 2 ** retries, 2_000) : false));
   // Without a listener an 'error' event would crash the process; a dropped connection is retried instead.
   client.on('error', (err: Error) => {
     if (!connected) firstError ??= err.message;
@@ -157,7 +173,9 @@ export class RedisLock {
  * Redis never share records. Closing a keyv on it leaves the connection open: the caller owns it.
  */
 export function redisKeyvStore(client: RedisClient, keyPrefix: string): KeyvStoreAdapter {
-  class PrefixedStore extends KeyvRedis<unknown> {
+  // A client only comes from connectRedis, which has loaded the library.
+  if (!loaded) throw new Error('redisKeyvStore before connectRedis');
+  class PrefixedStore extends loaded.default<unknown> {
     override get namespace(): string | undefined {
       return super.namespace;
     }
