@@ -53,6 +53,7 @@ import {
   type OperationOptions,
   type PhaseTiming,
   type Quota,
+  type QuotaOptions,
   type ReadOptions,
   type StatOptions,
   type StorageProvider,
@@ -111,6 +112,7 @@ export class JottacloudStorage implements StorageProvider {
   /** Listing requests on their way, by folder key (see `children`). */
   private readonly listings = new Map<string, Promise<CachedEntry[]>>();
   private quotaCache?: { at: number; value: Quota };
+  private quotaRefresh?: Promise<unknown>;
   private trashCache?: { at: number; items: TrashItem[] };
 
   /** Use `openStorage`; the constructor is public for callers that manage the spool themselves. */
@@ -187,9 +189,16 @@ export class JottacloudStorage implements StorageProvider {
     }
   }
 
-  async quota(options: OperationOptions = {}): Promise<Quota> {
+  async quota(options: QuotaOptions = {}): Promise<Quota> {
     const ttl = this.config.quotaTtlSec * 1000;
     if (this.quotaCache && Date.now() - this.quotaCache.at < ttl) return this.quotaCache.value;
+    if (options.stale && this.quotaCache) {
+      // One refresh at a time; its failure only means the old figure is kept a little longer.
+      this.quotaRefresh ??= this.quota()
+        .catch(() => undefined)
+        .finally(() => (this.quotaRefresh = undefined));
+      return this.quotaCache.value;
+    }
     if (options.signal?.aborted) throw new Aborted('/');
     try {
       const q = await this.client.quota();

@@ -63,6 +63,14 @@ export interface ReadOptions extends OperationOptions {
   end?: number;
 }
 
+export interface QuotaOptions extends OperationOptions {
+  /**
+   * An answer past its time is good enough (it is refreshed in the background): for advisory checks such as
+   * a PUT's "will it fit?", where the service itself still refuses an upload that does not.
+   */
+  stale?: boolean;
+}
+
 export interface WriteOptions extends OperationOptions {
   /**
    * The body's MD5 as the client declared it (`Content-MD5` base64 or `OC-Checksum: MD5:<hex>` — both
@@ -152,7 +160,7 @@ export interface StorageProvider {
   /** Changes a file's times without re-uploading (Jottacloud's cphash). Folders keep no settable times: returns the entry unchanged. */
   setTimes(path: string, times: TimesPatch, options?: OperationOptions): Promise<Entry>;
   /** Account quota, cached briefly. */
-  quota(options?: OperationOptions): Promise<Quota>;
+  quota(options?: QuotaOptions): Promise<Quota>;
   /** Releases timers, caches and spool files. */
   close(): Promise<void>;
 }
