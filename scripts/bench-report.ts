@@ -143,6 +143,32 @@ function requestNotes(rows: Row[]): string[] {
 }
 
 /**
+ * Where a PUT's time goes: jottadav's phases from its answers' `Server-Timing` (median per phase), beside the
+ * limit's parts for a PUT without MD5 (spool, then allocate + upload), so the gap can be placed.
+ */
+export function timingNotes(rows: Row[]): string[] {
+  const out: string[] = [];
+  for (const r of rows) {
+    if (!r.phases) continue;
+    const m = (v: number[] | undefined) => formatMs(median(v) ?? NaN);
+    const parts = Object.entries(r.phases)
+      .filter(([name]) => name !== 'total' && name !== 'hash')
+      .map(([name, v]) => `${name} ${m(v)}${name === 'spool' && r.phases?.hash ? ` (hashing ${m(r.phases.hash)} of it)` : ''}`);
+    const limit = r.limitParts ? `; limit: spool ${m(r.limitParts.spool)} + allocate/upload ${m(r.limitParts.upload)}` : '';
+    out.push(`- ${r.title}: jottadav ${parts.join(', ')} = ${m(r.phases.total)}${limit}`);
+  }
+  if (!out.length) return [];
+  return [
+    "Where a jottadav PUT's time goes (its answers' `Server-Timing`, median per phase: `pre` = checks before the body, " +
+      '`check` = same-path queue and parent listing, `spool` = receiving the body to memory/disk while hashing, ' +
+      '`upload` = the upload POST, which with a client MD5 includes receiving the body as it streams through):',
+    '',
+    ...out,
+    '',
+  ];
+}
+
+/**
  * Where rclone's write-back cache answered the client long before the upload: the ratio on that answer, which is
  * what a person watching a copy dialog sees (jottadav answers only once the service has the file).
  */
@@ -292,6 +318,7 @@ export function markdownReport(rows: Row[], info: RunInfo, chartPaths: { folder:
     `Server RSS after the warm-up: ${TARGETS.filter((t) => info.idleRss[t]).map((t) => `${TARGET_TITLES[t]} ${formatBytes(info.idleRss[t] as number)}`).join(', ')}.`,
     '',
     ...requestNotes(rows),
+    ...timingNotes(rows),
     '### Targets (issue 7)',
     '',
     '| target | met | measured |',

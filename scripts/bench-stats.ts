@@ -37,6 +37,10 @@ export interface Row {
   startRss?: PerTarget<number[]>;
   /** What the limit cell is, when it is not the same operation on the API. */
   limitNote?: string;
+  /** PUTs: jottadav's own account of each sample (the `Server-Timing` of its answers), ms per phase in its order. */
+  phases?: Record<string, number[]>;
+  /** PUTs without a client MD5: the limit's two parts (`spool`, `upload`), ms per sample. */
+  limitParts?: Record<string, number[]>;
   /** For the charts: which series and at which x. */
   chart?: { series: string; x: number };
 }

@@ -457,6 +457,16 @@ async function waitStored(ctx: BenchContext, path: string, size: number, md5: st
   }
 }
 
+/** Keeps the phases of a jottadav PUT answer's `Server-Timing` (`name;dur=ms, …`) in the row. */
+function addPhases(r: Row, header: string | string[] | undefined): void {
+  for (const part of String(header ?? '').split(',')) {
+    const m = /^\s*([\w-]+);dur=([\d.]+)/.exec(part);
+    if (!m) continue;
+    r.phases ??= {};
+    (r.phases[m[1]] ??= []).push(Number(m[2]));
+  }
+}
+
 /** Writes a body to the scratch disk while hashing it — what a server without the client's MD5 must do first. */
 async function spool(ctx: BenchContext, size: number, seed: string): Promise<{ ms: number; md5: string }> {
   const file = join(ctx.scratch, `spool-${process.pid}-${Date.now()}`);
@@ -505,12 +515,18 @@ export async function writes(ctx: BenchContext): Promise<void> {
           const m = await measure(ctx, t, async () => {
             const a = await t.side.write(path, size, seed, withMd5 || t.name === 'limit' ? { md5 } : {});
             ackMs = a.totalMs;
+            if (t.name === 'jottadav') addPhases(r, a.headers['server-timing']);
             const first = await waitStored(ctx, path, size, md5, 10 * 60_000);
             return first;
           });
           // Stored at the first look: the answer came after the service had it, so that is the time.
           const storedMs = m.value ? ackMs : m.ms;
           push(r.ms, t.name, storedMs + spoolMs);
+          if (t.name === 'limit' && !withMd5) {
+            r.limitParts ??= {};
+            (r.limitParts.spool ??= []).push(spoolMs);
+            (r.limitParts.upload ??= []).push(storedMs);
+          }
           push(r.ackMs!, t.name, ackMs + spoolMs);
           pushRequests(r, t.name, m);
           recordRss(r, t.name, m);

@@ -8,7 +8,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { keepAliveAgent } from './bench-http.js';
-import { charts, checkTargets, markdownReport, type RunInfo } from './bench-report.js';
+import { charts, checkTargets, markdownReport, timingNotes, type RunInfo } from './bench-report.js';
 import { type Row, type TargetName, TARGETS, textTable } from './bench-stats.js';
 import {
   type Child,
@@ -301,6 +301,7 @@ function publish(rows: Row[], info: RunInfo, opts: Options): void {
 
   console.log(textTable(rows));
   console.log('');
+  for (const line of timingNotes(rows)) console.log(line);
   for (const c of checks) console.log(`${c.met === undefined ? '  ' : c.met ? 'ok' : 'NO'}  ${c.target}: ${c.detail}`);
   console.log('');
   console.log(`results: ${relative(process.cwd(), opts.out)}${opts.doc ? `, ${relative(process.cwd(), docPath)}` : ''} (${info.durationSec.toFixed(0)} s)`);
