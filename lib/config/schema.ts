@@ -149,6 +149,13 @@ export const storageSchema = z
       .max(86_400)
       .default(60)
       .describe('How long folder listings and file metadata are trusted (writes through jottadav show at once regardless); 0 = no cache.'),
+    cacheMaxEntries: z
+      .number()
+      .int()
+      .min(1_000)
+      .max(10_000_000)
+      .default(100_000)
+      .describe('With the in-memory store: how many listed entries the metadata cache holds at most (about 0.7 KiB each; least recently used folders go first and are listed again when asked). With Redis, Redis holds them.'),
     quotaTtlSec: z.number().min(0).max(86_400).default(30).describe("How long the account's usage and capacity are trusted."),
     uploadResumeAttempts: z.number().int().min(0).max(20).default(3).describe("Times an interrupted upload is resumed from the service's `resume_pos` before the write fails."),
   })

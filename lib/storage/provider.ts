@@ -133,6 +133,7 @@ export class JottacloudStorage implements StorageProvider {
     );
     this.cache = new MetadataCache({
       ttlMs: config.cacheTtlSec * 1000,
+      maxEntries: config.cacheMaxEntries,
       store: options.cacheStore,
       namespace: `jottadav:${this.roots.config.mode}:${this.roots.config.device}:${this.roots.config.mountpoint}`,
     });

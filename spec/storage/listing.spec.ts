@@ -48,6 +48,18 @@ describe('storage/listing and cache', function () {
       expect(statRequests).to.equal(0);
     });
 
+    it('holds at most storage.cacheMaxEntries entries: a listing pushed out is listed again', async () => {
+      // The default bound keeps /big beside the root's listing; a bound of 1,000 entries cannot hold both.
+      for (const [max, expected] of [[undefined, 0], [1000, 1]] as const) {
+        const s = await h.openStorage(max === undefined ? {} : { cacheMaxEntries: max });
+        await s.list('/big');
+        await s.list('/');
+        h.resetCount();
+        expect(await s.list('/big')).to.have.length.greaterThan(990);
+        expect(h.requests.filter((r) => r.method === 'GET'), `cacheMaxEntries ${max ?? 'default'}`).to.have.length(expected);
+      }
+    });
+
     it('shows our own write in the cached listing at once, without listing again', async () => {
       const s = h.storage;
       await s.list('/big');
