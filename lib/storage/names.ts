@@ -44,6 +44,8 @@ const SYMBOL_DEL = 0x2421; // ␡
 const FULL_OFFSET = 0xfee0;
 const FULL_STOP = '\uff0e'; // ．
 const Q = String.fromCodePoint(QUOTE);
+/** Any character decodeName may change: ‛, ␀–␡, everything above FULL_OFFSET, and surrogates (astral or lone). */
+const MAPPED_OR_SURROGATE = /[\u201b\u2400-\u2421\ufee1-\uffff\ud800-\udfff]/;
 
 /** ASCII characters replaced by their FULLWIDTH look-alike, per encoding. */
 function fullwidthSet(enc: NameEncoding): Set<number> {
@@ -189,6 +191,10 @@ export function decodeName(stored: string, enc: NameEncoding = rcloneEncoding): 
   if (stored === FULL_STOP + FULL_STOP) return '..';
   if (stored === Q + FULL_STOP) return FULL_STOP;
   if (stored === Q + FULL_STOP + Q + FULL_STOP) return FULL_STOP + FULL_STOP;
+
+  // Most stored names hold none of the characters the mapping uses (‛, ␀–␡, the full-width forms) and no
+  // surrogate: they decode to themselves, and a listing of 10,000 such names skips the byte-by-byte walk below.
+  if (!MAPPED_OR_SURROGATE.test(stored)) return stored;
 
   const full = fullwidth(enc);
   const chars = [...stored];

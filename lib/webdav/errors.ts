@@ -57,7 +57,11 @@ export function toDavError(err: unknown, op: Operation): DavError {
   return new DavError(500, 'internal error');
 }
 
+const XML_SPECIAL = /[&<>"']/;
+
 export function xmlEscape(text: string): string {
+  // Most values have nothing to escape; testing first spares the replace and its callback per value.
+  if (!XML_SPECIAL.test(text)) return text;
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] as string);
 }
 
