@@ -93,15 +93,16 @@ export function sendBody(body: Readable, res: ServerResponse, end: boolean): Pro
     let scheduled = false;
     let ended = false;
     let settled = false;
+    type Listener = Parameters<NodeJS.EventEmitter['on']>[1];
+    const listening: [NodeJS.EventEmitter, string, Listener][] = [];
+    const listen = (on: NodeJS.EventEmitter, event: string, fn: Listener) => {
+      on.on(event, fn);
+      listening.push([on, event, fn]);
+    };
     const settle = (err?: Error) => {
       if (settled) return;
       settled = true;
-      body.off('data', onData);
-      body.off('end', onEnd);
-      body.off('error', onError);
-      res.off('drain', onDrain);
-      res.off('error', onError);
-      res.off('close', onClose);
+      for (const [on, event, fn] of listening) on.off(event, fn);
       if (err) {
         body.destroy();
         res.destroy();
@@ -143,12 +144,12 @@ export function sendBody(body: Readable, res: ServerResponse, end: boolean): Pro
     const onClose = () => {
       if (!res.writableFinished) settle(Object.assign(new Error('the client went away before the end of the answer'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
     };
-    body.on('error', onError);
-    body.on('end', onEnd);
-    res.on('error', onError);
-    res.on('drain', onDrain);
-    res.on('close', onClose);
-    body.on('data', onData);
+    listen(body, 'error', onError);
+    listen(body, 'end', onEnd);
+    listen(res, 'error', onError);
+    listen(res, 'drain', onDrain);
+    listen(res, 'close', onClose);
+    listen(body, 'data', onData); // last: this starts the flow
   });
 }
 
