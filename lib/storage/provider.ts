@@ -75,7 +75,15 @@ export interface StorageOptions {
   encoding?: NameEncoding;
   /** Warnings about things left behind (a backup that could not be removed, …). Never gets secrets. */
   log?: (message: string) => void;
+  /**
+   * A hidden `tmp` upload of ours whose last revision is older than this is the leftover of a cleanup that failed
+   * (a crash, the service failing the delete too) and is deleted when its folder is listed. Default 24 hours: far
+   * beyond any upload still under way, from this instance or another.
+   */
+  staleUploadMs?: number;
 }
+
+const STALE_UPLOAD_MS = 24 * 60 * 60 * 1000;
 
 type TreePlace = Extract<Place, { kind: 'tree' }>;
 
@@ -109,6 +117,7 @@ export class JottacloudStorage implements StorageProvider {
   private readonly encoding: NameEncoding;
   private readonly log: (message: string) => void;
   private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly staleUploadMs: number;
   /** Listing requests on their way, by folder key (see `children`). */
   private readonly listings = new Map<string, Promise<CachedEntry[]>>();
   private quotaCache?: { at: number; value: Quota };
@@ -122,6 +131,7 @@ export class JottacloudStorage implements StorageProvider {
     this.spool = spool;
     this.encoding = options.encoding ?? rcloneEncoding;
     this.log = options.log ?? (() => undefined);
+    this.staleUploadMs = options.staleUploadMs ?? STALE_UPLOAD_MS;
     this.roots = new Roots(
       {
         mode: config.root.mode,
@@ -641,6 +651,7 @@ export class JottacloudStorage implements StorageProvider {
   private async visibleChildren(folder: Folder, place: TreePlace, selfPath: string): Promise<CachedEntry[]> {
     const out: CachedEntry[] = [];
     const leftovers: File[] = [];
+    const stale: File[] = [];
     // The entry's own `name` is the decoded name: decoding it a second time for the path cost as much again.
     for (const d of folder.folders) {
       if (!isVisibleFolder(d)) continue;
@@ -653,13 +664,26 @@ export class JottacloudStorage implements StorageProvider {
         const entry = fileEntry(f, this.encoding);
         entry.path = joinChild(selfPath, entry.name);
         out.push(entry);
-      } else if (!f.deleted && f.complete && parseHidden(f.name)?.kind === 'old') leftovers.push(f);
+      } else if (!f.deleted) {
+        const hidden = parseHidden(f.name)?.kind;
+        if (hidden === 'old' && f.complete) leftovers.push(f);
+        else if (hidden === 'tmp' && isOlderThan(f, this.staleUploadMs)) stale.push(f);
+      }
     }
+    // Not awaited: the listing does not wait for the clean-up, and a failed delete is tried again next time.
+    if (stale.length) void this.sweepStaleUploads(place, stale);
     for (const f of leftovers) {
       const restored = await this.settleBackup(place, f, out);
       if (restored) out.push({ ...restored, path: joinChild(selfPath, restored.name) });
     }
     return out;
+  }
+
+  /** Deletes hidden `tmp` uploads that a failed clean-up left behind (see StorageOptions.staleUploadMs). */
+  private async sweepStaleUploads(place: TreePlace, files: File[]): Promise<void> {
+    for (const f of files) {
+      if (await this.discard(this.loc(place, [...place.segments, f.name]))) this.log(`removed the leftover temporary upload ${f.name} in ${place.path}`);
+    }
   }
 
   /**
@@ -757,12 +781,15 @@ export class JottacloudStorage implements StorageProvider {
     return placed;
   }
 
-  /** Removes one of our temporary upload files (best effort; a leftover is hidden anyway). */
-  private async discard(loc: RemoteLocation): Promise<void> {
+  /** Removes one of our temporary upload files (best effort; a leftover is hidden, and swept after a day). */
+  private async discard(loc: RemoteLocation): Promise<boolean> {
     try {
       await this.client.deleteFile(loc);
+      return true;
     } catch (e) {
-      if (!(e instanceof NotFoundError)) this.log(`could not remove the temporary ${String(loc.path)}: ${(e as Error).message}`);
+      if (e instanceof NotFoundError) return true;
+      this.log(`could not remove the temporary ${String(loc.path)}: ${(e as Error).message}`);
+      return false;
     }
   }
 
@@ -1114,4 +1141,11 @@ function isInside(inner: TreePlace, outer: TreePlace): boolean {
   const a = pathKey(inner.path);
   const b = pathKey(outer.path);
   return a === b || a.startsWith(b === '/' ? '/' : b + '/');
+}
+
+/** Whether the newest revision of `f` (complete or not) was last touched more than `ms` ago; false when unknown. */
+function isOlderThan(f: File, ms: number): boolean {
+  const times = [f.currentRevision?.updated, f.latestRevision?.updated, f.updated].filter((t): t is Date => t instanceof Date);
+  if (!times.length) return false;
+  return Date.now() - Math.max(...times.map((t) => t.getTime())) > ms;
 }
