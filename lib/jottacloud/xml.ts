@@ -299,58 +299,30 @@ function intern(s: string | undefined): string | undefined {
 // ---------------------------------------------------------------------------------------------------
 // Typed results
 
+/** The children of `<currentRevision>`/`<latestRevision>` that a Revision is made of. */
+type RevisionField = 'number' | 'state' | 'created' | 'modified' | 'updated' | 'mime' | 'size' | 'md5';
+const REVISION_FIELDS: ReadonlySet<string> = new Set<RevisionField>(['number', 'state', 'created', 'modified', 'updated', 'mime', 'size', 'md5']);
+
 function revision(node: XmlNode | undefined): Revision | undefined {
   if (!node) return undefined;
   // One pass over the children instead of one search per field: a listing reads this for every file.
-  let number: string | undefined;
-  let state: string | undefined;
-  let created: string | undefined;
-  let modified: string | undefined;
-  let updated: string | undefined;
-  let mime: string | undefined;
-  let size: string | undefined;
-  let md5: string | undefined;
+  const f: Partial<Record<RevisionField, string>> = {};
   const kids = node.kids;
   if (kids) {
     for (let i = 0; i < kids.length; i++) {
       const k = kids[i]!;
-      switch (k.name) {
-        case 'number':
-          number ??= k.text;
-          break;
-        case 'state':
-          state ??= k.text;
-          break;
-        case 'created':
-          created ??= k.text;
-          break;
-        case 'modified':
-          modified ??= k.text;
-          break;
-        case 'updated':
-          updated ??= k.text;
-          break;
-        case 'mime':
-          mime ??= k.text;
-          break;
-        case 'size':
-          size ??= k.text;
-          break;
-        case 'md5':
-          md5 ??= k.text;
-          break;
-      }
+      if (REVISION_FIELDS.has(k.name)) f[k.name as RevisionField] ??= k.text;
     }
   }
   return {
-    number: int(number) ?? 0,
-    state: intern(trimmed(state)) ?? '',
-    created: parseServiceTime(created),
-    modified: parseServiceTime(modified),
-    updated: parseServiceTime(updated),
-    mime: intern(trimmed(mime)),
-    size: int(size),
-    md5: own(trimmed(md5)?.toLowerCase()),
+    number: int(f.number) ?? 0,
+    state: intern(trimmed(f.state)) ?? '',
+    created: parseServiceTime(f.created),
+    modified: parseServiceTime(f.modified),
+    updated: parseServiceTime(f.updated),
+    mime: intern(trimmed(f.mime)),
+    size: int(f.size),
+    md5: own(trimmed(f.md5)?.toLowerCase()),
   };
 }
 
