@@ -37,7 +37,8 @@ const HELP = `npm run bench -- [options]
                           once its disk has the file and uploads 5 s later; 0s makes it upload before answering)
   --max-minutes N         stop starting new repetitions after N minutes (default 5 quick, 180 full)
   --out FILE              results JSON (default bench/results/latest.json, quick: bench/results/quick.json)
-  --no-doc                do not rewrite the generated part of BENCHMARKS.md (full runs only rewrite it)
+  --no-doc                do not rewrite BENCHMARKS.md's generated part and bench/charts (only full runs do);
+                          the charts and a Markdown report go beside --out instead
   --keep                  keep the temporary state folder (logs, configs) for a look afterwards
   --from FILE             run nothing: rebuild the table, charts and Markdown from saved results`;
 
@@ -285,7 +286,9 @@ function publish(rows: Row[], info: RunInfo, opts: Options): void {
   mkdirSync(dirname(opts.out), { recursive: true });
   if (!opts.from) writeFileSync(opts.out, JSON.stringify({ info, rows, checks }, null, 2) + '\n');
 
-  const chartDir = opts.quick ? dirname(opts.out) : join(repoRoot, 'bench', 'charts');
+  // bench/charts belongs to BENCHMARKS.md: only a run that rewrites it rewrites them (an experiment with --no-doc
+  // leaves its charts beside its results instead of changing the committed ones).
+  const chartDir = opts.doc ? join(repoRoot, 'bench', 'charts') : dirname(opts.out);
   mkdirSync(chartDir, { recursive: true });
   const svg = charts(rows);
   const prefix = opts.quick ? 'quick-' : '';
