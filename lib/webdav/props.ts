@@ -59,21 +59,13 @@ export function liveNames(entry: Entry): Array<[string, string]> {
   return [...names, ...extra].filter(([, l]) => l !== 'getetag' || etagOf(entry) !== undefined);
 }
 
-const NEEDS_ESCAPE = /[&<>"']/;
-
 /**
- * `xmlEscape` for the values a listing writes for every entry (names, types, hrefs): most have nothing to escape,
- * and testing for that first skips the replace and its callback. An ETag is always quoted: its quotes are
- * written directly when nothing else in it needs escaping.
+ * An ETag is always quoted, so `xmlEscape`'s nothing-to-escape shortcut never applies to it whole: its quotes are
+ * written directly and only the inside is escaped (the same text `xmlEscape(etag)` gives).
  */
-export function escapeValue(text: string): string {
-  return NEEDS_ESCAPE.test(text) ? xmlEscape(text) : text;
-}
-
 function escapeEtag(etag: string): string {
   if (etag.length >= 2 && etag.charCodeAt(0) === 34 && etag.charCodeAt(etag.length - 1) === 34) {
-    const inner = etag.slice(1, -1);
-    if (!NEEDS_ESCAPE.test(inner)) return `&quot;${inner}&quot;`;
+    return `&quot;${xmlEscape(etag.slice(1, -1))}&quot;`;
   }
   return xmlEscape(etag);
 }
@@ -134,9 +126,9 @@ export function liveValue(ctx: DavRequest, entry: Entry, ns: string, local: stri
         return etag === undefined ? undefined : escapeEtag(etag);
       }
       case 'getcontenttype':
-        return isFolder ? undefined : escapeValue(contentTypeOf(entry));
+        return isFolder ? undefined : xmlEscape(contentTypeOf(entry));
       case 'displayname':
-        return escapeValue(entry.name);
+        return xmlEscape(entry.name);
       case 'supportedlock':
         return SUPPORTED_LOCK;
       case 'lockdiscovery': {

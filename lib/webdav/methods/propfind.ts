@@ -12,7 +12,7 @@ import { readBody } from '../body.js';
 import type { DavRequest } from '../context.js';
 import type { DeadProp } from '../deadprops.js';
 import { DavError, toDavError, xmlEscape } from '../errors.js';
-import { ALLPROP_LIVE, escapeValue, QUOTA_PROPS, isLiveProperty, liveNames, liveValue, needsQuota, parsePropTime, SETTABLE_TIMES } from '../props.js';
+import { ALLPROP_LIVE, QUOTA_PROPS, isLiveProperty, liveNames, liveValue, needsQuota, parsePropTime, SETTABLE_TIMES } from '../props.js';
 import { childElements, clark, DAV, findChild, parseXml, propElement, serialiseContent, textOf, XML_HEADER, type XmlElement } from '../xml.js';
 import { isMacMetadata } from './put.js';
 
@@ -140,7 +140,7 @@ class HrefMaker {
     const isFolder = e.kind === 'folder';
     const name = e.path.startsWith(this.parentPath) ? e.path.slice(this.parentPath.length) : undefined;
     if (name === undefined || name === '' || name.includes('/')) return `<D:href>${xmlEscape(this.ctx.href(e.path, isFolder))}</D:href>`;
-    return `<D:href>${this.prefix}${escapeValue(encodeURIComponent(name))}${isFolder ? '/' : ''}</D:href>`;
+    return `<D:href>${this.prefix}${xmlEscape(encodeURIComponent(name))}${isFolder ? '/' : ''}</D:href>`;
   }
 }
 
