@@ -5,7 +5,8 @@
 // cut connection, a 420 (`IncompleteUploadOpenApiException`: the bytes so far are kept), a transient
 // status or a 401, the loop allocates again — the service answers with the advanced `resume_pos` — and
 // sends only the rest, from a fresh body stream the caller opens at that offset. Bounded by `maxAttempts`.
-// Allocate answering `COMPLETED` means the service already has these bytes: nothing is sent.
+// Allocate answering `COMPLETED` means the service already has these bytes: nothing is sent — and nothing
+// compared the caller's bytes with the MD5 either (the caller's job when that matters, see `transferred`).
 import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
 import { rebaseUrl } from './endpoints.js';
 import {
@@ -44,6 +45,12 @@ export interface UploadOptions {
   signal?: AbortSignal;
   /** Told about every allocate answer (e.g. to watch `resume_pos`). */
   onAllocate?: (answer: AllocateResponseWire) => void;
+  /**
+   * Only an allocate, for content the account already holds (putting a file's previous content back as a
+   * new revision, which deduplication does without bytes): any answer but COMPLETED fails, nothing is sent
+   * and `body` is not read.
+   */
+  heldOnly?: boolean;
 }
 
 export async function uploadFile(client: JottacloudClient, loc: Location, options: UploadOptions): Promise<UploadResult> {
@@ -54,6 +61,12 @@ export async function uploadFile(client: JottacloudClient, loc: Location, option
   const resumedFrom: number[] = [];
   let singleStreamUsed = false;
   let lastError: JottacloudError | undefined;
+  if (options.heldOnly) {
+    const alloc = await allocate(client, loc, options, md5, ctx);
+    options.onAllocate?.(alloc);
+    if (alloc.state === 'COMPLETED') return { transferred: false, bytes: options.size, md5, attempts: 0, resumedFrom };
+    throw new JottacloudError(`the service no longer holds content with MD5 ${md5} (${options.size} bytes)`, { ...ctx, status: 200 });
+  }
   if (Buffer.isBuffer(options.body) && options.body.length !== options.size) {
     throw new JottacloudError(`the body has ${options.body.length} bytes, not ${options.size}`, { ...ctx, status: 0 });
   }

@@ -15,7 +15,9 @@
 //   - roots (roots.ts), the optional read-only trash view (moving out of it restores), and quota.
 // Every successful change goes into the metadata cache at once, so there is never a stale read after
 // our own write; a change whose outcome is unknown (timeout) drops what the cache knew about the path.
-import { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { Readable, Writable, type Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KeyvStoreAdapter } from 'keyv';
@@ -35,10 +37,11 @@ import { fileEntry, folderEntry, hiddenName, isVisibleFile, isVisibleFolder, par
 import { fromBackend, isAbort, outcomeUnknown } from './failures.js';
 import { baseName, decodeName, encodeName, foldCase, joinPath, pathKey, rcloneEncoding, splitPath, type NameEncoding } from './names.js';
 import { BUILTIN_DEVICE, Roots, type Place } from './roots.js';
-import { Md5MismatchError, SizeMismatchError, Spool, normalizeMd5, verifyingStream, type SpooledBody } from './spool.js';
+import { Md5MismatchError, SizeMismatchError, Spool, normalizeMd5, sizeCheckingStream, type SpooledBody } from './spool.js';
 import {
   Aborted,
   AlreadyExists,
+  BackendError,
   ChecksumMismatch,
   Conflict,
   IsAFolder,
@@ -265,18 +268,20 @@ export class JottacloudStorage implements StorageProvider {
 
       const declared = options.md5 ? normalizeMd5(options.md5) : undefined;
       let spooled: SpooledBody | undefined;
-      let verifier: ReturnType<typeof verifyingStream> | undefined;
-      let verifyError: Error | undefined;
+      let passing: Transform | undefined;
+      let passError: Error | undefined;
       let upload: { size: number; md5: string; body: Readable | ((offset: number) => Readable) };
       try {
         if (declared && options.size !== undefined) {
-          // The client told us the MD5: no spooling; the bytes are checked on their way to the service.
-          const v = verifyingStream(declared, options.size);
-          verifier = v;
-          v.on('error', (e) => (verifyError ??= e));
-          body.on('error', (e) => v.destroy(e));
-          body.pipe(v);
-          upload = { size: options.size, md5: declared, body: v };
+          // The client told us the MD5: no spooling and no hashing on the way — the service checks the bytes
+          // against the MD5 given at allocate and refuses a mismatch (421), keeping the old revision. Only the
+          // size is checked here. The one case the service checks nothing (deduplication) is handled below.
+          const p = sizeCheckingStream(options.size);
+          passing = p;
+          p.on('error', (e) => (passError ??= e));
+          body.on('error', (e) => p.destroy(e));
+          body.pipe(p);
+          upload = { size: options.size, md5: declared, body: p };
         } else {
           spooled = await this.spool.spool(body, { signal: options.signal, expectedSize: options.size });
           phase('spool');
@@ -291,25 +296,41 @@ export class JottacloudStorage implements StorageProvider {
 
       const replace = this.config.versions === 'replace' && existing?.kind === 'file';
       const uploadTo = this.sibling(place, replace ? hiddenName('tmp', stored) : stored);
+      /** Allocate answered COMPLETED before any byte of the client's (unspooled) body was sent. */
+      let deduplicated = false;
       try {
         try {
-          await this.client.upload(uploadTo, {
+          const result = await this.client.upload(uploadTo, {
             size: upload.size,
             md5: upload.md5,
             created,
             modified,
             body: upload.body,
-            maxAttempts: 1 + this.config.uploadResumeAttempts,
+            // The client's body can be sent once: a second attempt could only be an allocate that completes
+            // without bytes, and after bytes went out that would not say whose bytes the service holds.
+            maxAttempts: passing ? 1 : 1 + this.config.uploadResumeAttempts,
             signal: options.signal,
             // The first answer ends the allocate phase; resumed rounds (rare) count as upload.
             onAllocate: () => timings.some((t) => t.name === 'allocate') || phase('allocate'),
           });
+          if (passing && !result.transferred) {
+            // Deduplication: the account already held content with the declared MD5 and size, so the file now
+            // has it without a byte sent, and nobody compared it with the client's body. The body has to be
+            // received anyway; it is hashed as it drains, and a mismatch (a stale MD5) is undone below.
+            deduplicated = true;
+            const got = await md5OfRest(passing, options.signal);
+            if (got !== declared) throw new Md5MismatchError(upload.md5, got);
+          }
           // With the client's MD5 this includes receiving its body: it streams through as it arrives.
           phase('upload');
         } catch (e) {
+          const failure = passError ?? e;
           if (replace) await this.discard(uploadTo);
-          if (verifyError) throw verifyError;
-          throw e;
+          else if (deduplicated) {
+            const undoFailed = await this.undoDeduplicated(place, uploadTo, existing ?? undefined, failure);
+            if (undoFailed) throw undoFailed;
+          }
+          throw failure;
         }
         const parentPath = parent.path ?? this.parentPathOf(place.path);
         // No re-read: what the service now holds is what the upload (or, replacing, the final mv) answered.
@@ -334,14 +355,53 @@ export class JottacloudStorage implements StorageProvider {
         throw this.writeFailure(e, place.path);
       } finally {
         await spooled?.dispose();
-        if (verifier && !verifier.writableFinished) {
+        if (passing && !passing.writableFinished) {
           // The upload stopped early: let the rest of the client's body drain instead of stalling it.
-          body.unpipe(verifier);
-          verifier.destroy();
+          body.unpipe(passing);
+          passing.destroy();
           body.resume();
         }
       }
     });
+  }
+
+  /**
+   * A deduplicated write whose body turned out not to match its declared MD5 (or could not be checked to the
+   * end): the service holds content at `loc` that the client never sent. Put back what was there — delete a
+   * file that did not exist before (as a failed upload is discarded); give an existing one its previous
+   * content again as a new revision (an allocate with its MD5, size and times, which deduplication completes
+   * from the revision just superseded, without bytes). Returns the error to answer when that fails: the
+   * client must not be told only "checksum mismatch" while the path holds content nobody sent.
+   */
+  private async undoDeduplicated(place: TreePlace, loc: RemoteLocation, existing: CachedEntry | undefined, cause: unknown): Promise<StorageError | undefined> {
+    try {
+      if (!existing) {
+        if (await this.discard(loc)) return undefined;
+        throw new Error('the new file could not be removed');
+      }
+      if (!existing.md5) throw new Error('its previous MD5 is unknown');
+      await this.client.upload(loc, {
+        size: existing.size,
+        md5: existing.md5,
+        created: new Date(existing.created),
+        modified: new Date(existing.modified),
+        body: Buffer.alloc(0),
+        heldOnly: true,
+      });
+      return undefined;
+    } catch (e) {
+      const what = existing ? 'its previous content could not be restored' : 'the file could not be removed';
+      this.log(
+        `ERROR: ${place.path} was written by deduplication with content the client declared but did not send ` +
+          `(${(cause as Error).message}), and ${what}: ${(e as Error).message}. It now holds that declared content.`,
+      );
+      return new BackendError(place.path, `the body did not match its declared MD5, and ${what}: the file holds other content than was sent`, {
+        cause: e,
+      });
+    } finally {
+      // The service's revision (and with it the ETag) changed either way: the next read asks it.
+      await this.cache.invalidate(place.path);
+    }
   }
 
   async mkdir(path: string, options: OperationOptions = {}): Promise<Entry> {
@@ -1117,6 +1177,19 @@ export class JottacloudStorage implements StorageProvider {
 }
 
 // -----------------------------------------------------------------------------------------------------
+
+/** MD5 (hex) of what is left of `stream`, read to the end. */
+async function md5OfRest(stream: Readable, signal?: AbortSignal): Promise<string> {
+  const hash = createHash('md5');
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      done();
+    },
+  });
+  await pipeline(stream, sink, { signal });
+  return hash.digest('hex');
+}
 
 function rootEntry(path: string): Entry {
   return { name: baseName(path), path, kind: 'folder', size: 0, modified: new Date(UNKNOWN_TIME), created: new Date(UNKNOWN_TIME) };

@@ -1,9 +1,9 @@
 // The MD5 spool: Jottacloud's upload starts with an allocate call that needs the body's MD5 and size, so
 // a body whose MD5 the client did not declare is read once while hashing — kept in memory up to
 // `memoryLimit`, spilled to a private temp file beyond — and then replayed (from any offset, so an
-// interrupted upload can resume). A body whose MD5 *was* declared is not spooled: `verifyingStream` hashes
-// it on the way to the upload and withholds the last bytes if it does not match, so the service never
-// sees a complete (and therefore committed) wrong body.
+// interrupted upload can resume). A body whose MD5 *was* declared is not spooled: `sizeCheckingStream`
+// passes it to the upload unhashed (the service itself refuses bytes that do not match the MD5 given at
+// allocate); `verifyingStream` is the hashing variant, which withholds the last bytes on a mismatch.
 //
 // Temp files live in `<dir>/spool-<pid>-<random>` with mode 0600. They are removed on success, failure
 // and abort alike; `Spool.open` removes the files of processes that no longer run (a crash's leftovers).
@@ -271,6 +271,33 @@ export function verifyingStream(expectedMd5: string, expectedSize: number): Tran
       if (size !== expectedSize) return done(new SizeMismatchError(expectedSize, size));
       const got = hash.digest('hex');
       if (got !== want) return done(new Md5MismatchError(want, got));
+      done(null, held);
+    },
+  });
+}
+
+/**
+ * Passes a body whose MD5 the client declared on to the upload without hashing it: the service compares the
+ * bytes with the MD5 given at allocate and refuses a mismatch (421, the old revision stays current), so a
+ * second MD5 here only cost CPU. It only counts: a byte past `expectedSize` fails the stream with
+ * `SizeMismatchError` before it is passed on, and so does an end short of it. The chunk that completes the
+ * size is held until the end is known, so the receiver never gets all it expects from a body that turns
+ * out longer than declared.
+ */
+export function sizeCheckingStream(expectedSize: number): Transform {
+  let size = 0;
+  let held: Buffer | undefined;
+  return new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
+      if (chunk.length === 0) return done();
+      size += chunk.length;
+      if (size > expectedSize) return done(new SizeMismatchError(expectedSize, size));
+      if (size < expectedSize) return done(null, chunk);
+      held = chunk;
+      done();
+    },
+    flush(done: TransformCallback) {
+      if (size !== expectedSize) return done(new SizeMismatchError(expectedSize, size));
       done(null, held);
     },
   });
