@@ -136,9 +136,41 @@ function attrValue(raw: string): string {
 
 const isSpace = (c: number) => c === 32 || c === 10 || c === 9 || c === 13;
 
+/** The attributes of every element that has none (most of a listing's): one shared, frozen object. */
+const NO_ATTRS: Readonly<Record<string, string>> = Object.freeze({});
+
+/** True when a start tag begins at `lt` (a `<` followed by a name, not `/`, `!` or `?`). */
+function startsElement(xml: string, lt: number): boolean {
+  const c = xml.charCodeAt(lt + 1);
+  return lt < xml.length && c !== 47 && c !== 33 && c !== 63;
+}
+
+/** True when `xml[from, close)` is `name` followed by nothing but white space. */
+function closes(xml: string, from: number, close: number, name: string): boolean {
+  if (close - from < name.length || !xml.startsWith(name, from)) return false;
+  for (let i = from + name.length; i < close; i++) if (!isSpace(xml.charCodeAt(i))) return false;
+  return true;
+}
+
+/**
+ * The element name at `xml[from, to)`, as one string per distinct name of the document: a listing has a dozen
+ * names repeated for each of its thousands of entries, and slicing each anew was 11 strings per file.
+ */
+function elementName(names: string[], xml: string, from: number, to: number): string {
+  const len = to - from;
+  for (let k = 0; k < names.length; k++) {
+    const known = names[k]!;
+    if (known.length === len && xml.startsWith(known, from)) return known;
+  }
+  const name = xml.slice(from, to);
+  if (names.length < 64) names.push(name);
+  return name;
+}
+
 /** Parses a JFS document and returns its root element name and node. Throws on XML that is not well-formed. */
 export function parseDocument(xml: string): { root: string; node: XmlNode } {
   const stack: XmlNode[] = [];
+  const names: string[] = [];
   let root: XmlNode | undefined;
   const n = xml.length;
   let pos = xml.charCodeAt(0) === 0xfeff ? 1 : 0;
@@ -151,8 +183,9 @@ export function parseDocument(xml: string): { root: string; node: XmlNode } {
     if (textEnd > pos) {
       const top = stack[stack.length - 1];
       if (top) {
-        // Text only matters in a leaf; the indentation around child elements is not kept.
-        if (top.kids === undefined) top.text += textValue(xml.slice(pos, textEnd));
+        // Text only matters in a leaf; the indentation around child elements is not kept — nor read when a
+        // child's start tag follows it (the element is no leaf then: its text is dropped when it closes).
+        if (top.kids === undefined && !startsElement(xml, textEnd)) top.text += textValue(xml.slice(pos, textEnd));
       } else {
         for (let i = pos; i < textEnd; i++) if (!isSpace(xml.charCodeAt(i))) fail('text outside the root element');
       }
@@ -181,9 +214,9 @@ export function parseDocument(xml: string): { root: string; node: XmlNode } {
     } else if (c === 47 /* / */) {
       const close = xml.indexOf('>', pos + 1);
       if (close === -1) fail('unterminated closing tag');
-      const name = xml.slice(pos + 1, close).trimEnd();
       const node = stack.pop();
-      if (!node || node.name !== name) fail(`closing tag </${name}> does not match <${node?.name ?? ''}>`);
+      // Compared in place: a string per closing tag was a tenth of what reading a listing allocates.
+      if (!node || !closes(xml, pos + 1, close, node.name)) fail(`closing tag </${xml.slice(pos + 1, close).trimEnd()}> does not match <${node?.name ?? ''}>`);
       else if (node.kids) node.text = '';
       pos = close + 1;
     } else {
@@ -194,8 +227,8 @@ export function parseDocument(xml: string): { root: string; node: XmlNode } {
         if (k === 62 || k === 47 || isSpace(k)) break;
       }
       if (i === pos || i >= n) fail('bad start tag');
-      const node: XmlNode = { name: xml.slice(pos, i), attrs: {}, text: '', kids: undefined };
-      const attrs = node.attrs as Record<string, string>;
+      const name = elementName(names, xml, pos, i);
+      let attrs: Record<string, string> | undefined;
       let selfClosing = false;
       for (;;) {
         while (i < n && isSpace(xml.charCodeAt(i))) i++;
@@ -220,12 +253,14 @@ export function parseDocument(xml: string): { root: string; node: XmlNode } {
         if (quote !== 34 && quote !== 39) fail('unquoted attribute value');
         const end = xml.indexOf(quote === 34 ? '"' : "'", q + 1);
         if (end === -1) fail('unterminated attribute value');
+        attrs ??= {};
         if (Object.hasOwn(attrs, attrName)) fail(`duplicate attribute ${attrName}`);
         attrs[attrName] = attrValue(xml.slice(q + 1, end));
         i = end + 1;
         const after = xml.charCodeAt(i);
         if (!(after === 62 || after === 47 || isSpace(after))) fail('no white space between attributes');
       }
+      const node: XmlNode = { name, attrs: attrs ?? NO_ATTRS, text: '', kids: undefined };
       const parent = stack[stack.length - 1];
       if (parent) {
         if (parent.kids) parent.kids.push(node);

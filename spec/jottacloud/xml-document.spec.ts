@@ -42,6 +42,26 @@ describe('jottacloud: reading JFS documents', () => {
     ]);
   });
 
+  it('matches closing tags in place: white space before ">" is allowed, a longer or shorter name is not', () => {
+    const { node } = parseDocument('<files >\n<file\tname="a"></file  >\n<file/></files\n>');
+    expect(node.kids?.map((k) => [k.name, k.attrs])).to.deep.equal([
+      ['file', { name: 'a' }],
+      ['file', {}],
+    ]);
+    expect(() => parseDocument('<ab></a>')).to.throw(/does not match/);
+    expect(() => parseDocument('<a></ab>')).to.throw(/does not match/);
+    expect(() => parseDocument('<a></a b>')).to.throw(/does not match/);
+  });
+
+  it('keeps the text of a leaf around comments, and none of an element whose child follows its text', () => {
+    const { node } = parseDocument('<r><a> x <!-- c --> y</a><b>text before a child<c>t</c></b><d>x<?pi?>y</d></r>');
+    expect(node.kids?.map((k) => [k.name, k.text])).to.deep.equal([
+      ['a', ' x  y'],
+      ['b', ''],
+      ['d', 'xy'],
+    ]);
+  });
+
   for (const [what, xml] of [
     ['a mismatched closing tag', '<a><b></a></b>'],
     ['an unclosed element', '<a><b></b>'],
