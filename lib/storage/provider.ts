@@ -16,7 +16,7 @@
 // Every successful change goes into the metadata cache at once, so there is never a stale read after
 // our own write; a change whose outcome is unknown (timeout) drops what the cache knew about the path.
 import { createHash } from 'node:crypto';
-import { Readable, Writable, type Transform } from 'node:stream';
+import { Readable, Transform, Writable, pipeline as pipe, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,7 +37,7 @@ import { fileEntry, folderEntry, hiddenName, isVisibleFile, isVisibleFolder, par
 import { fromBackend, isAbort, outcomeUnknown } from './failures.js';
 import { baseName, decodeName, encodeName, foldCase, joinPath, pathKey, rcloneEncoding, splitPath, type NameEncoding } from './names.js';
 import { BUILTIN_DEVICE, Roots, type Place } from './roots.js';
-import { Md5MismatchError, SizeMismatchError, Spool, normalizeMd5, sizeCheckingStream, type SpooledBody } from './spool.js';
+import { Md5MismatchError, SizeMismatchError, Spool, normalizeMd5, sizeCheckingStream, verifyingStream, type SpooledBody } from './spool.js';
 import {
   Aborted,
   AlreadyExists,
@@ -268,20 +268,35 @@ export class JottacloudStorage implements StorageProvider {
 
       const declared = options.md5 ? normalizeMd5(options.md5) : undefined;
       let spooled: SpooledBody | undefined;
-      let passing: Transform | undefined;
+      /** The client's body, when it goes to the upload unspooled: what it is piped into, once it is. */
+      let unspooled = false;
+      let passed: Transform | undefined;
       let passError: Error | undefined;
+      const pass = (through: Transform): Transform => {
+        passed = through;
+        through.on('error', (e) => (passError ??= e));
+        body.pipe(through);
+        return through;
+      };
       let upload: { size: number; md5: string; body: Readable | ((offset: number) => Readable) };
       try {
         if (declared && options.size !== undefined) {
           // The client told us the MD5: no spooling and no hashing on the way — the service checks the bytes
           // against the MD5 given at allocate and refuses a mismatch (421), keeping the old revision. Only the
-          // size is checked here. The one case the service checks nothing (deduplication) is handled below.
-          const p = sizeCheckingStream(options.size);
-          passing = p;
-          p.on('error', (e) => (passError ??= e));
-          body.on('error', (e) => p.destroy(e));
-          body.pipe(p);
-          upload = { size: options.size, md5: declared, body: p };
+          // size is checked here. Where the service checks less than the whole body — deduplication (no byte
+          // sent) and resuming an earlier cut upload (the first bytes are the earlier ones) — we hash it.
+          // The body is piped only once the allocate has said which it is (opening it at an offset).
+          const size = options.size;
+          unspooled = true;
+          body.on('error', (e) => {
+            passError ??= e;
+            passed?.destroy(e);
+          });
+          upload = {
+            size,
+            md5: declared,
+            body: (offset: number) => (offset === 0 ? pass(sizeCheckingStream(size)) : skipping(offset, pass(verifyingStream(declared, size)))),
+          };
         } else {
           spooled = await this.spool.spool(body, { signal: options.signal, expectedSize: options.size });
           phase('spool');
@@ -308,18 +323,18 @@ export class JottacloudStorage implements StorageProvider {
             body: upload.body,
             // The client's body can be sent once: a second attempt could only be an allocate that completes
             // without bytes, and after bytes went out that would not say whose bytes the service holds.
-            maxAttempts: passing ? 1 : 1 + this.config.uploadResumeAttempts,
+            maxAttempts: unspooled ? 1 : 1 + this.config.uploadResumeAttempts,
             signal: options.signal,
             // The first answer ends the allocate phase; resumed rounds (rare) count as upload.
             onAllocate: () => timings.some((t) => t.name === 'allocate') || phase('allocate'),
           });
-          if (passing && !result.transferred) {
+          if (unspooled && !result.transferred && !passed) {
             // Deduplication: the account already held content with the declared MD5 and size, so the file now
             // has it without a byte sent, and nobody compared it with the client's body. The body has to be
             // received anyway; it is hashed as it drains, and a mismatch (a stale MD5) is undone below.
             deduplicated = true;
-            const got = await md5OfRest(passing, options.signal);
-            if (got !== declared) throw new Md5MismatchError(upload.md5, got);
+            const got = await md5OfRest(pass(sizeCheckingStream(upload.size)), options.signal);
+            if (got !== upload.md5) throw new Md5MismatchError(upload.md5, got);
           }
           // With the client's MD5 this includes receiving its body: it streams through as it arrives.
           phase('upload');
@@ -355,10 +370,13 @@ export class JottacloudStorage implements StorageProvider {
         throw this.writeFailure(e, place.path);
       } finally {
         await spooled?.dispose();
-        if (passing && !passing.writableFinished) {
-          // The upload stopped early: let the rest of the client's body drain instead of stalling it.
-          body.unpipe(passing);
-          passing.destroy();
+        if (unspooled && !passed?.writableFinished) {
+          // The upload stopped early (or never asked for the body): let the rest of the client's body drain
+          // instead of stalling it.
+          if (passed) {
+            body.unpipe(passed);
+            passed.destroy();
+          }
           body.resume();
         }
       }
@@ -1177,6 +1195,27 @@ export class JottacloudStorage implements StorageProvider {
 }
 
 // -----------------------------------------------------------------------------------------------------
+
+/**
+ * `stream` without its first `skip` bytes (the service already holds them: a resumed upload), its errors
+ * passed on.
+ */
+function skipping(skip: number, stream: Readable): Transform {
+  let toSkip = skip;
+  const out = new Transform({
+    transform(chunk: Buffer, _enc, done: TransformCallback) {
+      if (toSkip >= chunk.length) {
+        toSkip -= chunk.length;
+        return done();
+      }
+      const rest = toSkip ? chunk.subarray(toSkip) : chunk;
+      toSkip = 0;
+      done(null, rest);
+    },
+  });
+  pipe(stream, out, () => undefined); // an error of `stream` destroys `out` with it
+  return out;
+}
 
 /** MD5 (hex) of what is left of `stream`, read to the end. */
 async function md5OfRest(stream: Readable, signal?: AbortSignal): Promise<string> {

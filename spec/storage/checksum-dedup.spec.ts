@@ -7,6 +7,7 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -139,6 +140,34 @@ describe('storage/checksums and deduplication', function () {
       const err = await rejects(pending);
       expect(err.name).to.equal('Aborted');
       expect(await readAll(await h.openStorage(), '/f.txt')).to.equal('old content here');
+    });
+
+    describe('resuming an earlier cut upload of the same MD5 and size (the service keeps its first bytes)', () => {
+      const content = Buffer.alloc(256 * 1024);
+      for (let i = 0; i < content.length; i++) content[i] = (i * 7 + (i >> 9)) & 0xff;
+      const pieces = (b: Buffer) => Readable.from([b.subarray(0, 50_000), b.subarray(50_000, 150_000), b.subarray(150_000)]);
+      beforeEach(async () => {
+        await s.write('/r.bin', body('old content here'));
+        h.emulator.setFaults('cut-upload=50%;count=1');
+        await rejects(s.write('/r.bin', pieces(content), { md5: md5(content), size: content.length }));
+        h.emulator.setFaults(undefined);
+      });
+
+      it('a body that differs only in bytes the service already has: ChecksumMismatch, the old content stays', async () => {
+        const other = Buffer.from(content);
+        other[0] ^= 0xff; // only the first byte differs: the earlier bytes plus this body's rest would match
+        h.resetCount();
+        const err = await rejects(s.write('/r.bin', pieces(other), { md5: md5(content), size: content.length }));
+        expect(err).to.be.instanceOf(ChecksumMismatch);
+        expect(await readAll(await h.openStorage(), '/r.bin')).to.equal('old content here');
+      });
+
+      it('the right body resumes from where the cut left off and is stored', async () => {
+        await s.write('/r.bin', pieces(content), { md5: md5(content), size: content.length });
+        const fresh = await h.openStorage();
+        expect(md5(await buffer(await fresh.openRead('/r.bin')))).to.equal(md5(content));
+        expect((await fresh.stat('/r.bin')).size).to.equal(content.length);
+      });
     });
 
     it('a body shorter than declared with a correct MD5 prefix: ChecksumMismatch, the old content stays', async () => {
