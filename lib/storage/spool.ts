@@ -5,6 +5,9 @@
 // passes it to the upload unhashed (the service itself refuses bytes that do not match the MD5 given at
 // allocate); `verifyingStream` is the hashing variant, which withholds the last bytes on a mismatch.
 //
+// A body that spills to disk is hashed on a worker thread while it arrives (`HashThread`, `md5-worker.ts`):
+// receiving, hashing and writing on one thread made that thread the bound of the spool phase.
+//
 // Temp files live in `<dir>/spool-<pid>-<random>` with mode 0600. They are removed on success, failure
 // and abort alike; `Spool.open` removes the files of processes that no longer run (a crash's leftovers).
 import { createHash, randomBytes } from 'node:crypto';
@@ -12,7 +15,9 @@ import { createReadStream, createWriteStream, promises as fs, type WriteStream }
 import { join } from 'node:path';
 import { Readable, Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { Worker } from 'node:worker_threads';
 import { processIsAlive } from '../util/process.js';
+import type { HashAnswer, HashRequest } from './md5-worker.js';
 
 export const defaultMemoryLimit = 10 * 1024 * 1024;
 
@@ -30,7 +35,10 @@ export interface SpooledBody {
   readonly size: number;
   /** True when the body went to a temp file. */
   readonly onDisk: boolean;
-  /** Milliseconds of the spooling spent computing the MD5. */
+  /**
+   * Milliseconds spent computing the MD5: on this thread at the end for a body kept in memory; on the hashing
+   * thread while the body arrived for one on disk (overlapping the receiving, so not added to it).
+   */
   readonly hashMs: number;
   /** A fresh stream of the bytes from `start` (for resuming an upload). */
   open(start?: number): Readable;
@@ -44,6 +52,7 @@ export class Spool {
   readonly memoryLimit: number;
   readonly dir: string;
   private readonly live = new Set<string>();
+  private readonly hasher = new HashThread();
 
   private constructor(options: SpoolOptions) {
     this.memoryLimit = options.memoryLimit ?? defaultMemoryLimit;
@@ -79,7 +88,7 @@ export class Spool {
    * signal aborts, or `expectedSize` is given and the byte count differs.
    */
   async spool(body: Readable, options: { signal?: AbortSignal; expectedSize?: number } = {}): Promise<SpooledBody> {
-    const sink = new SpillingSink(this.memoryLimit, () => this.newFile());
+    const sink = new SpillingSink(this.memoryLimit, () => this.newFile(), this.hasher);
     try {
       await pipeline(body, sink, { signal: options.signal });
       if (options.expectedSize !== undefined && sink.size !== options.expectedSize) {
@@ -90,8 +99,7 @@ export class Spool {
       if (sink.path) this.live.delete(sink.path);
       throw err;
     }
-    const md5 = sink.hash.digest('hex');
-    const { size, path, hashMs } = sink;
+    const { md5, size, path, hashMs } = sink;
     if (!path) {
       const chunks = sink.chunks;
       sink.chunks = [];
@@ -137,8 +145,9 @@ export class Spool {
     return path;
   }
 
-  /** Removes every temp file still held (shutdown). */
+  /** Removes every temp file still held and ends the hashing thread (shutdown). */
   async close(): Promise<void> {
+    await this.hasher.close();
     await Promise.all([...this.live].map((p) => fs.rm(p, { force: true })));
     this.live.clear();
   }
@@ -174,19 +183,26 @@ function* sliceChunks(chunks: Buffer[], start: number): Generator<Buffer> {
   }
 }
 
-/** Hashes and keeps bytes: in memory until the limit, then in a temp file (with backpressure). */
+/**
+ * Keeps bytes: in memory until the limit, then in a temp file (with backpressure). A body that stays in memory
+ * is hashed at its end on this thread (at most `memoryLimit` bytes); one that spills is hashed on the
+ * `HashThread` while it arrives, so receiving and writing here overlap with hashing there.
+ */
 class SpillingSink extends Writable {
-  readonly hash = createHash('md5');
-  /** Time spent in the MD5 (two clock reads per chunk). */
+  /** Lower-case hex, set once the body has ended. */
+  md5 = '';
+  /** Time spent in the MD5 (on the hashing thread for a body on disk, in parallel with receiving it). */
   hashMs = 0;
   size = 0;
   chunks: Buffer[] = [];
   path?: string;
   private file?: WriteStream;
+  private job?: HashJob;
 
   constructor(
     private readonly memoryLimit: number,
     private readonly newFile: () => string,
+    private readonly hasher: HashThread,
   ) {
     super({ highWaterMark: 256 * 1024 });
   }
@@ -200,9 +216,6 @@ class SpillingSink extends Writable {
   override _writev(items: { chunk: Buffer }[], done: (err?: Error | null) => void): void {
     let toFile: Buffer[] | undefined;
     for (const { chunk } of items) {
-      const t = performance.now();
-      this.hash.update(chunk);
-      this.hashMs += performance.now() - t;
       this.size += chunk.length;
       if (!this.file && this.size <= this.memoryLimit) {
         this.chunks.push(chunk);
@@ -212,28 +225,60 @@ class SpillingSink extends Writable {
         this.path = this.newFile();
         this.file = createWriteStream(this.path, { flags: 'wx', mode: 0o600 });
         this.file.on('error', () => undefined); // reported through the write callbacks / final
+        this.job = this.hasher.job();
         toFile = this.chunks;
         this.chunks = [];
       }
       (toFile ??= []).push(chunk);
     }
     if (!toFile) return done();
+    // The chunks are done with once they are on disk *and* copied to the hashing ring.
+    let waiting = 2;
+    let failed = false;
+    const step = (err?: Error | null): void => {
+      if (failed) return;
+      if (err) {
+        failed = true;
+        return done(err);
+      }
+      if (--waiting === 0) done();
+    };
     const file = this.file as WriteStream;
     file.cork();
     for (let i = 0; i < toFile.length - 1; i++) file.write(toFile[i]);
     // Wait for the writes themselves (not just 'drain') so a disk error fails these chunks.
-    file.write(toFile[toFile.length - 1], (err) => done(err ?? null));
+    file.write(toFile[toFile.length - 1], (err) => step(err));
     file.uncork();
+    const fed = (this.job as HashJob).feed(toFile);
+    if (fed) fed.then(() => step(), step);
+    else step();
   }
 
   override _final(done: (err?: Error | null) => void): void {
-    if (!this.file) return done();
-    this.file.end((err?: Error | null) => done(err ?? null));
+    const file = this.file;
+    if (!file) {
+      const t = performance.now();
+      const hash = createHash('md5');
+      for (const c of this.chunks) hash.update(c);
+      this.md5 = hash.digest('hex');
+      this.hashMs = performance.now() - t;
+      return done();
+    }
+    const written = new Promise<void>((resolve, reject) => file.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    Promise.all([written, (this.job as HashJob).finish()]).then(
+      ([, result]) => {
+        this.md5 = result.md5;
+        this.hashMs = result.ms;
+        done();
+      },
+      (err: Error) => done(err),
+    );
   }
 
   /** Drops whatever was stored; waits until the temp file is closed and removed. */
   async discard(): Promise<void> {
     this.chunks = [];
+    this.job?.drop();
     const file = this.file;
     if (file) {
       if (!file.closed) {
@@ -244,6 +289,187 @@ class SpillingSink extends Writable {
       }
     }
     if (this.path) await fs.rm(this.path, { force: true });
+  }
+}
+
+/** Bytes of the ring each spilling body shares with the hashing thread. */
+const RING_BYTES = 2 * 1024 * 1024;
+/** Ranges are handed to the hashing thread in batches of at least this many bytes (one message each). */
+const BATCH_BYTES = 512 * 1024;
+/** The hashing thread ends after this long without a body to hash (it holds a few MiB of its own). */
+const IDLE_MS = 30_000;
+
+/**
+ * The thread bodies on disk are hashed on (`md5-worker.ts`): started with the first such body, ended after
+ * `IDLE_MS` without one. If it fails, every body it was hashing fails with it and the next body starts a new one.
+ */
+export class HashThread {
+  private worker?: Worker;
+  private nextId = 1;
+  private readonly jobs = new Map<number, HashJob>();
+  private idle?: NodeJS.Timeout;
+
+  /** A hash for one body (the thread is started if need be). */
+  job(): HashJob {
+    clearTimeout(this.idle);
+    const worker = this.start();
+    const id = this.nextId++;
+    const job = new HashJob(id, worker, () => this.release(id));
+    this.jobs.set(id, job);
+    // Only while a body is hashed does the thread keep the process alive.
+    worker.ref();
+    return job;
+  }
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(new URL('./md5-worker.js', import.meta.url));
+    worker.on('message', (a: HashAnswer) => this.jobs.get(a.id)?.answer(a));
+    const fail = (err: Error): void => {
+      if (this.worker === worker) this.worker = undefined;
+      for (const job of this.jobs.values()) job.fail(err);
+      this.jobs.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`the MD5 thread exited (code ${code})`)));
+    this.worker = worker;
+    return worker;
+  }
+
+  private release(id: number): void {
+    if (!this.jobs.delete(id) || this.jobs.size > 0 || !this.worker) return;
+    this.worker.unref();
+    this.idle = setTimeout(() => void this.close(), IDLE_MS);
+    this.idle.unref();
+  }
+
+  /** Ends the thread (bodies still being hashed fail). */
+  async close(): Promise<void> {
+    clearTimeout(this.idle);
+    const worker = this.worker;
+    this.worker = undefined;
+    if (worker) await worker.terminate();
+  }
+}
+
+/**
+ * One body's MD5 on the hashing thread. `feed` copies chunks into the shared ring — the chunks themselves stay
+ * the caller's (they are written to disk meanwhile; handing them over would detach them) — and hands the
+ * ranges over in batches; when the ring is full it waits for the thread to catch up, which is the body's
+ * backpressure. `finish` gives the digest of everything fed.
+ */
+export class HashJob {
+  private readonly ring = new Uint8Array(new SharedArrayBuffer(RING_BYTES));
+  /** Where the next byte goes in the ring. */
+  private head = 0;
+  private copied = 0;
+  private hashed = 0;
+  private batch: number[] = [];
+  private batchBytes = 0;
+  private result?: { md5: string; ms: number };
+  private error?: Error;
+  private done = false;
+  private wake?: () => void;
+
+  constructor(
+    private readonly id: number,
+    private readonly worker: Worker,
+    private readonly release: () => void,
+  ) {
+    worker.postMessage({ op: 'start', id, ring: this.ring.buffer as SharedArrayBuffer } satisfies HashRequest);
+  }
+
+  /** Copies the chunks into the ring; undefined when they all fit straight away, else a promise for when they did. */
+  feed(chunks: Buffer[]): Promise<void> | undefined {
+    if (this.error) return Promise.reject(this.error);
+    for (let i = 0; i < chunks.length; i++) {
+      const left = this.copy(chunks[i]);
+      if (left) return this.feedSlowly([left, ...chunks.slice(i + 1)]);
+    }
+    if (this.batchBytes >= BATCH_BYTES) this.post();
+    return undefined;
+  }
+
+  private async feedSlowly(chunks: Buffer[]): Promise<void> {
+    for (let chunk of chunks) {
+      for (;;) {
+        const left = this.copy(chunk);
+        if (!left) break;
+        chunk = left;
+        this.post();
+        await this.change(); // rejects once the thread has failed
+      }
+    }
+    if (this.batchBytes >= BATCH_BYTES) this.post();
+  }
+
+  /** Copies what fits of `chunk` into the ring; returns the rest (undefined when all of it fitted). */
+  private copy(chunk: Buffer): Buffer | undefined {
+    let from = 0;
+    while (from < chunk.length) {
+      const free = RING_BYTES - (this.copied - this.hashed);
+      const n = Math.min(chunk.length - from, free, RING_BYTES - this.head);
+      if (n === 0) return chunk.subarray(from);
+      this.ring.set(chunk.subarray(from, from + n), this.head);
+      this.batch.push(this.head, n);
+      this.batchBytes += n;
+      this.head = (this.head + n) % RING_BYTES;
+      this.copied += n;
+      from += n;
+    }
+    return undefined;
+  }
+
+  private post(): void {
+    if (!this.batchBytes) return;
+    this.worker.postMessage({ op: 'hash', id: this.id, ranges: this.batch } satisfies HashRequest);
+    this.batch = [];
+    this.batchBytes = 0;
+  }
+
+  private change(): Promise<void> {
+    if (this.error) return Promise.reject(this.error);
+    return new Promise<void>((resolve) => (this.wake = resolve));
+  }
+
+  /** The MD5 of all bytes fed (and the thread's time hashing them). */
+  async finish(): Promise<{ md5: string; ms: number }> {
+    this.post();
+    this.worker.postMessage({ op: 'end', id: this.id } satisfies HashRequest);
+    while (!this.result) await this.change();
+    this.end();
+    return this.result;
+  }
+
+  /** Forgets the body (the thread drops its state). */
+  drop(): void {
+    if (this.done) return;
+    this.worker.postMessage({ op: 'drop', id: this.id } satisfies HashRequest);
+    this.end();
+  }
+
+  /** From the thread. */
+  answer(a: HashAnswer): void {
+    if ('md5' in a) this.result = { md5: a.md5, ms: a.ms };
+    else this.hashed = a.hashed;
+    this.notify();
+  }
+
+  /** The thread failed. */
+  fail(err: Error): void {
+    this.error = err;
+    this.notify();
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private end(): void {
+    this.done = true;
+    this.release();
   }
 }
 

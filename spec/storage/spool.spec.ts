@@ -108,6 +108,48 @@ describe('storage/spool', () => {
     expect(files()).to.deep.equal([]);
   });
 
+  // Bodies on disk are hashed on another thread through a 2 MiB ring: bodies many times its size, chunks
+  // bigger than it, odd chunk sizes that wrap around its end, and several bodies at once.
+  it('hashes spilled bodies right whatever their chunking, also several at a time', async () => {
+    const big = bytes(13 * 1024 * 1024 + 5, 3);
+    const odd = bytes(9 * 1024 * 1024 + 333, 4);
+    const [a, b, c, d] = await Promise.all([
+      spool.spool(chunked(big)),
+      spool.spool(chunked(big, 9 * 1024 * 1024)), // one chunk over twice the ring
+      spool.spool(chunked(odd, 65_521)),
+      spool.spool(Readable.from([odd])),
+    ]);
+    for (const [s, body] of [[a, big], [b, big], [c, odd], [d, odd]] as const) {
+      expect(s.onDisk).to.equal(true);
+      expect(s.size).to.equal(body.length);
+      expect(s.md5).to.equal(md5(body));
+      expect(s.hashMs).to.be.greaterThan(0);
+      expect(md5(await buffer(s.open()))).to.equal(md5(body));
+      await s.dispose();
+    }
+    expect(files()).to.deep.equal([]);
+  });
+
+  it('fails a body whose hashing thread ends under it, keeps nothing, and hashes the next body on a new thread', async () => {
+    const body = new PassThrough();
+    const done = spool.spool(body);
+    body.write(bytes(2 * 1024 * 1024));
+    await until(() => files().length === 1);
+    await spool.close(); // ends the thread (and removes the file) with the body half received
+    body.write(bytes(1024 * 1024));
+    body.end();
+    const err = await done.then(() => null, (e: Error) => e);
+    expect(err?.message).to.match(/MD5 thread/);
+    expect(files()).to.deep.equal([]);
+    expect(spool.files).to.deep.equal([]);
+
+    const next = bytes(3 * 1024 * 1024, 7);
+    const s = await spool.spool(chunked(next));
+    expect(s.onDisk).to.equal(true);
+    expect(s.md5).to.equal(md5(next));
+    await s.dispose();
+  });
+
   it('removes leftovers of dead processes at start but keeps files of running ones', async () => {
     const spoolDir = join(dir, 'spool');
     const dead = join(spoolDir, 'spool-2147483646-abcdef'); // no such pid
