@@ -128,7 +128,7 @@ export class Spool {
       open: (start = 0) => {
         if (disposed) throw new Error('spooled body already disposed');
         // createReadStream with start beyond the end yields an empty stream, which is right for size 0.
-        return createReadStream(path, { start, highWaterMark: 256 * 1024 });
+        return createReadStream(path, { start, highWaterMark: 1024 * 1024 });
       },
       dispose: async () => {
         if (disposed) return;
