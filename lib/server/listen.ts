@@ -9,6 +9,7 @@ import type winston from 'winston';
 import type { ServerConfig } from '../config/schema.js';
 import type { StorageProvider } from '../storage/types.js';
 import { createApp, type WebdavHandler } from './app.js';
+import type { IdleCollector, IdleGcOptions } from './idle-gc.js';
 import type { UserDirectory } from './auth/index.js';
 import { ServerMetrics } from './metrics.js';
 import { startOpsServer, type OpsServer, type ReadinessChecks } from './ops.js';
@@ -23,6 +24,8 @@ export interface StartServerOptions {
   metrics?: ServerMetrics;
   /** Readiness checks for `/healthz/ready`; the wiring module knows what "the backend works" means. */
   checks?: ReadinessChecks;
+  /** The collection after bursts of work (`idle-gc.ts`); off unless given (see AppOptions.idleGc for why). */
+  idleGc?: IdleGcOptions | false;
 }
 
 export interface RunningServer {
@@ -37,6 +40,8 @@ export interface RunningServer {
   metrics: ServerMetrics;
   /** Requests being answered now. */
   inFlight(): number;
+  /** The collection after bursts of work, or null when off or not available in this runtime. */
+  idleGc: IdleCollector | null;
   /**
    * Stops accepting connections, waits up to `graceMs` for requests in flight, then cuts what is left.
    * Resolves with the number of requests that had to be cut.
@@ -70,7 +75,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   const { server: cfg, logger } = opts;
   const tls = cfg.tls !== undefined;
   const metrics = opts.metrics ?? new ServerMetrics();
-  const built = createApp({ server: cfg, webdav: opts.webdav, storage: opts.storage, users: opts.users, logger, metrics, tls });
+  const built = createApp({ server: cfg, webdav: opts.webdav, storage: opts.storage, users: opts.users, logger, metrics, tls, idleGc: opts.idleGc });
 
   const idleMs = cfg.idleTimeoutSec * 1000;
   const handler = (req: IncomingMessage, res: ServerResponse) => {
@@ -158,10 +163,12 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     ops,
     metrics,
     inFlight: built.inFlight,
+    idleGc: built.idleGc,
     close(graceMs = cfg.shutdownGraceSec * 1000) {
       closing ??= (async () => {
         stopping = true;
         built.drain();
+        built.idleGc?.close();
         const closed = new Promise<void>((resolve) => http.close(() => resolve()));
         http.closeIdleConnections();
         let timer: NodeJS.Timeout | undefined;
