@@ -85,10 +85,12 @@ export class Spool {
 
   /**
    * Reads `body` to the end while hashing. Rejects (and leaves nothing behind) when the body fails, the
-   * signal aborts, or `expectedSize` is given and the byte count differs.
+   * signal aborts, or `expectedSize` is given and the byte count differs. A body declared larger than the
+   * memory limit goes to disk (and its hashing thread) from its first byte, rather than filling memory first.
    */
   async spool(body: Readable, options: { signal?: AbortSignal; expectedSize?: number } = {}): Promise<SpooledBody> {
-    const sink = new SpillingSink(this.memoryLimit, () => this.newFile(), this.hasher);
+    const toDisk = options.expectedSize !== undefined && options.expectedSize > this.memoryLimit;
+    const sink = new SpillingSink(toDisk ? 0 : this.memoryLimit, () => this.newFile(), this.hasher);
     try {
       await pipeline(body, sink, { signal: options.signal });
       if (options.expectedSize !== undefined && sink.size !== options.expectedSize) {

@@ -70,6 +70,21 @@ describe('storage/spool', () => {
     expect(files()).to.deep.equal([]);
   });
 
+  it('writes a body declared larger than the memory limit to disk from its first bytes', async () => {
+    const body = new PassThrough();
+    const all = bytes(3 * 1024 * 1024, 5);
+    const done = spool.spool(body, { expectedSize: all.length });
+    body.write(all.subarray(0, 100_000));
+    await until(() => files().length === 1); // long before the 1 MiB limit
+    body.end(all.subarray(100_000));
+    const s = await done;
+    expect(s.onDisk).to.equal(true);
+    expect(s.md5).to.equal(md5(all));
+    expect((await buffer(s.open(123))).equals(all.subarray(123))).to.equal(true);
+    await s.dispose();
+    expect(files()).to.deep.equal([]);
+  });
+
   it('handles the empty body', async () => {
     const s = await spool.spool(Readable.from([]));
     expect(s.size).to.equal(0);
