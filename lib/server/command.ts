@@ -78,7 +78,17 @@ export async function runServeCommand(opts: ServeCliOptions): Promise<void> {
   const stack = await buildStack({ config, stateDir, metrics, logger });
   let server;
   try {
-    server = await startServer({ server: config.server, webdav: stack.webdav, storage: stack.storage, users, logger, metrics, checks: stack.checks });
+    server = await startServer({
+      server: config.server,
+      webdav: stack.webdav,
+      storage: stack.storage,
+      users,
+      logger,
+      metrics,
+      checks: stack.checks,
+      // Off unless asked for: the collection gives memory back but slows the next large transfer (schema.ts).
+      idleGc: config.server.releaseMemoryWhenIdle ? {} : false,
+    });
   } catch (err) {
     await stack.close();
     throw err;

@@ -35,6 +35,13 @@ describe('configuration', () => {
     });
   });
 
+  it('leaves the idle memory release off unless asked for (it slows the next large transfer)', () => {
+    const file = join(dir, 'gc.yaml');
+    writeFileSync(file, 'endpoints: http://127.0.0.1:1\n');
+    expect(loadConfig({ env, file }).config.server.releaseMemoryWhenIdle).to.equal(false);
+    expect(loadConfig({ env: { ...env, JOTTADAV_SERVER__RELEASE_MEMORY_WHEN_IDLE: 'true' }, file }).config.server.releaseMemoryWhenIdle).to.equal(true);
+  });
+
   it('fails with one sentence naming the bad key and what is allowed', () => {
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'log:\n  level: loud\n');
