@@ -5,7 +5,6 @@
 // (no cache) sees it. A correct MD5 that deduplicates still succeeds without an upload, and a wrong MD5
 // whose bytes are uploaded is refused by the service (421) with the old content kept.
 import { expect } from 'chai';
-import { createHash } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,18 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStorage, type JottacloudStorage } from '../../lib/storage/provider.js';
 import { BackendError, ChecksumMismatch, NotFound } from '../../lib/storage/types.js';
-import { body, readAll, startHarness, type Harness } from './harness.js';
+import { body, md5, readAll, rejects, startHarness, type Harness } from './harness.js';
 
-const md5 = (s: string | Buffer) => createHash('md5').update(s).digest('hex');
-
-async function rejects(p: Promise<unknown>): Promise<Error> {
-  return p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: Error) => e,
-  );
-}
 
 /** A body in several chunks, as a socket delivers it. */
 function chunked(text: string): Readable {

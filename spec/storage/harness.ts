@@ -1,6 +1,7 @@
 // Test harness for the storage specs: a real emulator on an ephemeral port, a real API client signed in
 // with a personal login token (as a user would), and a provider on it with its own spool folder.
 // Requests are counted through the client's onRequest hook.
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,4 +91,17 @@ export function body(text: string | Buffer): Readable {
 
 export async function readAll(storage: JottacloudStorage, path: string): Promise<string> {
   return (await buffer(await storage.openRead(path))).toString();
+}
+
+/** Hex MD5 of a text or buffer, as the service and the WebDAV checksum headers spell it. */
+export const md5 = (s: string | Buffer): string => createHash('md5').update(s).digest('hex');
+
+/** The error a promise rejects with; fails the test if it resolves. */
+export async function rejects(p: Promise<unknown>): Promise<Error> {
+  return p.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (e: Error) => e,
+  );
 }

@@ -1,7 +1,6 @@
 // The provider against a real emulator: files and folders, names, case, delete modes, hidden entries,
 // times, quota, and what the cache saves (request counts).
 import { expect } from 'chai';
-import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
@@ -18,18 +17,8 @@ import {
   QuotaExceeded,
   ReadOnly,
 } from '../../lib/storage/types.js';
-import { body, readAll, startHarness, type Harness } from './harness.js';
+import { body, md5, readAll, rejects, startHarness, type Harness } from './harness.js';
 
-const md5 = (s: string | Buffer) => createHash('md5').update(s).digest('hex');
-
-async function rejects(p: Promise<unknown>): Promise<Error> {
-  return p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: Error) => e,
-  );
-}
 
 describe('storage/provider', function () {
   this.timeout(20_000);
