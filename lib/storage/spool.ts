@@ -10,7 +10,7 @@
 //
 // Temp files live in `<dir>/spool-<pid>-<random>` with mode 0600. They are removed on success, failure
 // and abort alike; `Spool.open` removes the files of processes that no longer run (a crash's leftovers).
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fs, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Transform, Writable, type TransformCallback } from 'node:stream';
@@ -200,6 +200,8 @@ class SpillingSink extends Writable {
   path?: string;
   private file?: WriteStream;
   private job?: HashJob;
+  /** The hash on this thread, for a body that spilled while every ring of the hashing thread was in use. */
+  private local?: Hash;
 
   constructor(
     private readonly memoryLimit: number,
@@ -228,6 +230,7 @@ class SpillingSink extends Writable {
         this.file = createWriteStream(this.path, { flags: 'wx', mode: 0o600 });
         this.file.on('error', () => undefined); // reported through the write callbacks / final
         this.job = this.hasher.job();
+        if (!this.job) this.local = createHash('md5');
         toFile = this.chunks;
         this.chunks = [];
       }
@@ -251,6 +254,12 @@ class SpillingSink extends Writable {
     // Wait for the writes themselves (not just 'drain') so a disk error fails these chunks.
     file.write(toFile[toFile.length - 1], (err) => step(err));
     file.uncork();
+    if (this.local) {
+      const t = performance.now();
+      for (const c of toFile) this.local.update(c);
+      this.hashMs += performance.now() - t;
+      return step();
+    }
     const fed = (this.job as HashJob).feed(toFile);
     if (fed) fed.then(() => step(), step);
     else step();
@@ -267,7 +276,9 @@ class SpillingSink extends Writable {
       return done();
     }
     const written = new Promise<void>((resolve, reject) => file.end((err?: Error | null) => (err ? reject(err) : resolve())));
-    Promise.all([written, (this.job as HashJob).finish()]).then(
+    const local = this.local;
+    const hashed = local ? Promise.resolve({ md5: local.digest('hex'), ms: this.hashMs }) : (this.job as HashJob).finish();
+    Promise.all([written, hashed]).then(
       ([, result]) => {
         this.md5 = result.md5;
         this.hashMs = result.ms;
@@ -300,6 +311,13 @@ const RING_BYTES = 2 * 1024 * 1024;
 const BATCH_BYTES = 512 * 1024;
 /** The hashing thread ends after this long without a body to hash (it holds a few MiB of its own). */
 const IDLE_MS = 30_000;
+/**
+ * Rings that exist at once; a body spilling while all are in use is hashed on this thread, as before the
+ * hashing thread. A ring is reused, not allocated per body: the thread's isolate hardly ever collects
+ * garbage, so rings dropped per body piled up there (50 clients writing small spilled bodies: RSS +213 MiB).
+ * Two bodies hashed there keep its one core busy; more would only queue.
+ */
+const MAX_RINGS = 2;
 
 /**
  * The thread bodies on disk are hashed on (`md5-worker.ts`): started with the first such body, ended after
@@ -310,13 +328,33 @@ export class HashThread {
   private nextId = 1;
   private readonly jobs = new Map<number, HashJob>();
   private idle?: NodeJS.Timeout;
+  /** Rings no job is using; with the ones in use never more than MAX_RINGS. */
+  private free: SharedArrayBuffer[] = [];
+  private rings = 0;
 
-  /** A hash for one body (the thread is started if need be). */
-  job(): HashJob {
+  /** Rings allocated now (in use or free): never more than MAX_RINGS. */
+  get ringCount(): number {
+    return this.rings;
+  }
+
+  /** A hash for one body (the thread is started if need be); undefined when every ring is in use. */
+  job(): HashJob | undefined {
+    let ring = this.free.pop();
+    if (!ring) {
+      if (this.rings >= MAX_RINGS) return undefined;
+      ring = new SharedArrayBuffer(RING_BYTES);
+      this.rings++;
+    }
     clearTimeout(this.idle);
     const worker = this.start();
     const id = this.nextId++;
-    const job = new HashJob(id, worker, () => this.release(id));
+    const taken = ring;
+    // Reusing a ring once its job ended is safe: the thread only reads it, and what it may still read for a
+    // dropped job goes nowhere; the next job's `start` comes after that job's last message.
+    const job = new HashJob(id, worker, taken, () => {
+      this.free.push(taken);
+      this.release(id);
+    });
     this.jobs.set(id, job);
     // Only while a body is hashed does the thread keep the process alive.
     worker.ref();
@@ -350,6 +388,8 @@ export class HashThread {
     clearTimeout(this.idle);
     const worker = this.worker;
     this.worker = undefined;
+    this.free = [];
+    this.rings = this.jobs.size; // the rings of bodies still hashing are not returned to the pool
     if (worker) await worker.terminate();
   }
 }
@@ -361,7 +401,7 @@ export class HashThread {
  * backpressure. `finish` gives the digest of everything fed.
  */
 export class HashJob {
-  private readonly ring = new Uint8Array(new SharedArrayBuffer(RING_BYTES));
+  private readonly ring: Uint8Array;
   /** Where the next byte goes in the ring. */
   private head = 0;
   private copied = 0;
@@ -376,9 +416,11 @@ export class HashJob {
   constructor(
     private readonly id: number,
     private readonly worker: Worker,
+    ring: SharedArrayBuffer,
     private readonly release: () => void,
   ) {
-    worker.postMessage({ op: 'start', id, ring: this.ring.buffer as SharedArrayBuffer } satisfies HashRequest);
+    this.ring = new Uint8Array(ring);
+    worker.postMessage({ op: 'start', id, ring } satisfies HashRequest);
   }
 
   /** Copies the chunks into the ring; undefined when they all fit straight away, else a promise for when they did. */

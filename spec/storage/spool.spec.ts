@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
-import { Md5MismatchError, SizeMismatchError, Spool, normalizeMd5, verifyingStream } from '../../lib/storage/spool.js';
+import { HashThread, Md5MismatchError, SizeMismatchError, Spool, normalizeMd5, verifyingStream } from '../../lib/storage/spool.js';
 
 function bytes(n: number, seed = 1): Buffer {
   const b = Buffer.alloc(n);
@@ -143,6 +143,30 @@ describe('storage/spool', () => {
       await s.dispose();
     }
     expect(files()).to.deep.equal([]);
+  });
+
+  it('reuses at most two hashing rings; a body spilling while both are in use is hashed on the main thread', async () => {
+    const thread = new HashThread();
+    try {
+      const a = thread.job();
+      const b = thread.job();
+      expect(a).to.not.equal(undefined);
+      expect(b).to.not.equal(undefined);
+      expect(thread.job()).to.equal(undefined);
+      a!.drop();
+      const c = thread.job()!;
+      await c.feed([Buffer.from('abc')]);
+      expect((await c.finish()).md5).to.equal(md5(Buffer.from('abc')));
+      for (let i = 0; i < 20; i++) {
+        const j = thread.job()!;
+        await j.feed([bytes(1024 + i, i)]);
+        expect((await j.finish()).md5).to.equal(md5(bytes(1024 + i, i)));
+      }
+      b!.drop();
+      expect(thread.ringCount).to.equal(2);
+    } finally {
+      await thread.close();
+    }
   });
 
   it('fails a body whose hashing thread ends under it, keeps nothing, and hashes the next body on a new thread', async () => {
