@@ -32,8 +32,8 @@ export interface AppOptions {
   /**
    * The collection after bursts of work (`idle-gc.ts`); off unless given. Measured (bench workloads 1-3, A/B):
    * RSS when the 1 GiB GET starts, after the listing workloads, 245/342 -> 189/179 MiB; but that GET's median
-   * went 1.57/1.51 -> 2.77/2.59 s (more collections for external memory pressure during it), so `serve` leaves
-   * it off until the GET path stops allocating a Buffer per chunk.
+   * went 1.57/1.51 -> 2.77/2.59 s (more collections for external memory pressure during it), so `serve` turns it
+   * on only with `server.releaseMemoryWhenIdle` (default off) until the GET path stops allocating a Buffer per chunk.
    */
   idleGc?: IdleGcOptions | false;
 }
