@@ -143,9 +143,6 @@ export class Pacer {
         url: spec.url,
         headers: { ...spec.headers, Authorization: `Bearer ${token}` },
         data: spec.data,
-        // A stream body is counted against maxBodyLength by a Transform axios puts in front of it whenever the
-        // limit is not -1 (Infinity included): one more stream hop per chunk of an upload, for no limit at all.
-        ...(spec.data !== undefined && typeof spec.data !== 'string' && !Buffer.isBuffer(spec.data) ? { maxBodyLength: -1 } : {}),
         signal: spec.signal,
         responseType: spec.responseType === 'stream' ? 'stream' : 'text',
         // Bodies are parsed by the caller (XML or JSON); axios must hand over the text as is.
