@@ -42,6 +42,7 @@ import {
   formatJottaTime,
   mountPointFromNode,
   parseDocument,
+  type ListingEntries,
   type XmlNode,
 } from './xml.js';
 import { uploadFile, type UploadOptions } from './upload.js';
@@ -262,10 +263,10 @@ export class JottacloudClient {
   async metadata(p: PathArg, operation = 'metadata'): Promise<File | Folder> {
     const loc = this.locate(p);
     const ctx = { operation, path: displayPath(loc) };
-    const { root, node } = await this.jfsXml({ ...ctx, method: 'GET', url: await this.jfsUrl(loc) });
+    const { root, node, listing } = await this.jfsXml({ ...ctx, method: 'GET', url: await this.jfsUrl(loc) });
     if (root === 'file') return fileFromNode(node);
     expectRoot(root, ['folder', 'mountPoint'], ctx);
-    return folderFromNode(root, node);
+    return folderFromNode(root, node, listing);
   }
 
   /** A file's metadata; WrongKindError for a folder. */
@@ -301,13 +302,13 @@ export class JottacloudClient {
   async listTrash(): Promise<Folder> {
     const user = await this.username();
     const ctx = { operation: 'list trash', path: `/${DEFAULT_DEVICE}/Trash` };
-    const { root, node } = await this.jfsXml({
+    const { root, node, listing } = await this.jfsXml({
       ...ctx,
       method: 'GET',
       url: `${this.endpoints.jfs}${jfsAccountPath(user, DEFAULT_DEVICE)}/Trash`,
     });
     expectRoot(root, ['mountPoint', 'folder'], ctx);
-    return folderFromNode(root, node);
+    return folderFromNode(root, node, listing);
   }
 
   /** The bytes of a file's current revision (`mode=bin`), optionally a range. */
@@ -362,9 +363,9 @@ export class JottacloudClient {
 
   private async mkdirOne(loc: Location): Promise<Folder> {
     const ctx = { operation: 'mkdir', path: displayPath(loc) };
-    const { root, node } = await this.jfsXml({ ...ctx, method: 'POST', url: (await this.jfsUrl(loc)) + queryString({ mkDir: 'true' }) });
+    const { root, node, listing } = await this.jfsXml({ ...ctx, method: 'POST', url: (await this.jfsUrl(loc)) + queryString({ mkDir: 'true' }) });
     expectRoot(root, ['folder', 'mountPoint'], ctx);
-    return folderFromNode(root, node);
+    return folderFromNode(root, node, listing);
   }
 
   /** Moves or renames a file (`mv`); the service creates missing parents of the target. */
@@ -391,14 +392,14 @@ export class JottacloudClient {
     const ctx = { operation: 'move folder', path: displayPath(src) };
     const target = moveTarget(await this.username(), dst);
     try {
-      const { root, node } = await this.jfsXml({
+      const { root, node, listing } = await this.jfsXml({
         ...ctx,
         method: 'POST',
         // Quirk: without the trailing slash on the source the service does not treat it as a folder move.
         url: (await this.jfsUrl(src)) + '/' + queryString({ mvDir: target }),
       });
       expectRoot(root, ['folder', 'mountPoint'], ctx);
-      return folderFromNode(root, node);
+      return folderFromNode(root, node, listing);
     } catch (e) {
       const there = await this.movedAfterAll(e, dst);
       if (there && there.kind !== 'file') return there;
@@ -550,11 +551,11 @@ export class JottacloudClient {
   /** A JFS call answered with an XML document. */
   private async jfsXml(
     spec: ErrorContext & { method: 'GET' | 'POST'; url: string; headers?: Record<string, string> },
-  ): Promise<{ root: string; node: XmlNode; response: PacedResponse }> {
+  ): Promise<{ root: string; node: XmlNode; listing: ListingEntries; response: PacedResponse }> {
     const response = await this.pacer.call({ ...spec, host: 'jfs' });
     try {
-      const { root, node } = parseDocument(response.data);
-      return { root, node, response };
+      const { root, node, listing } = parseDocument(response.data, { listing: true });
+      return { root, node, listing, response };
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       throw new UnexpectedResponseError(`unreadable XML answer: ${why}`, { ...spec, status: response.status });

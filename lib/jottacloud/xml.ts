@@ -55,10 +55,18 @@ function plainDashT(s: string): number | undefined {
   const h = num(12, 2);
   const mi = num(15, 2);
   const sec = num(18, 2);
-  if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59) return undefined;
-  const ms = Date.UTC(y, mo - 1, d, h, mi, sec);
+  if (y < 100 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59) return undefined;
   // 31 February and the like: leave them to the general parser, which decides as before.
-  return new Date(ms).getUTCDate() === d && y >= 100 ? ms : undefined;
+  if (d > daysInMonth(y, mo)) return undefined;
+  return Date.UTC(y, mo - 1, d, h, mi, sec);
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Days of month `mo` (1-12) of year `y` in the Gregorian calendar (what Date uses), without making a Date. */
+function daysInMonth(y: number, mo: number): number {
+  if (mo !== 2) return DAYS_IN_MONTH[mo - 1]!;
+  return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28;
 }
 
 const pad = (n: number) => String(n).padStart(2, '0');
@@ -167,11 +175,45 @@ function elementName(names: string[], xml: string, from: number, to: number): st
   return name;
 }
 
-/** Parses a JFS document and returns its root element name and node. Throws on XML that is not well-formed. */
-export function parseDocument(xml: string): { root: string; node: XmlNode } {
+/**
+ * The entries of a folder listing, typed as each one closes (`parseDocument` with `listing: true`): the `<file>`
+ * and `<folder>` elements of the root's first `<files>` and `<folders>`. Each entry's elements are then garbage
+ * as soon as it is read, instead of a tree of the whole listing (a dozen objects per file) living until the
+ * last entry is parsed — which a 10,000-entry listing kept long enough to be copied into the old generation,
+ * where it stayed as heap the process held on to.
+ */
+export interface ListingEntries {
+  files: File[];
+  folders: FolderEntry[];
+}
+
+/** Which container of the root an element belongs to, for `ListingEntries`. */
+const LISTED: Readonly<Record<string, 'files' | 'folders'>> = { files: 'files', folders: 'folders' };
+const ITEM: Readonly<Record<'files' | 'folders', string>> = { files: 'file', folders: 'folder' };
+
+/**
+ * Parses a JFS document and returns its root element name and node. Throws on XML that is not well-formed.
+ * With `listing: true` the root's first `<files>` and `<folders>` are read into `listing` (typed entries, in
+ * document order) instead of into the tree: their `<file>`/`<folder>` children are not kids of the container.
+ */
+export function parseDocument(xml: string): { root: string; node: XmlNode };
+export function parseDocument(xml: string, options: { listing: true }): { root: string; node: XmlNode; listing: ListingEntries };
+export function parseDocument(xml: string, options: { listing?: boolean } = {}): { root: string; node: XmlNode; listing?: ListingEntries } {
   const stack: XmlNode[] = [];
   const names: string[] = [];
   let root: XmlNode | undefined;
+  const listing: ListingEntries | undefined = options.listing ? { files: [], folders: [] } : undefined;
+  // The containers being collected (`<files>`/`<folders>` right under the root, the first of each only), and
+  // the entry element being read inside one (kept out of the tree; typed and dropped when it closes).
+  const collecting = new Map<XmlNode, 'files' | 'folders'>();
+  const seenContainers = new Set<string>();
+  let entry: XmlNode | undefined;
+  let entryKind: 'files' | 'folders' | undefined;
+  const takeEntry = (node: XmlNode) => {
+    if (entryKind === 'files') listing!.files.push(fileFromNode(node));
+    else listing!.folders.push(folderEntry(node));
+    entry = undefined;
+  };
   const n = xml.length;
   let pos = xml.charCodeAt(0) === 0xfeff ? 1 : 0;
   const fail = (why: string): never => {
@@ -218,6 +260,7 @@ export function parseDocument(xml: string): { root: string; node: XmlNode } {
       // Compared in place: a string per closing tag was a tenth of what reading a listing allocates.
       if (!node || !closes(xml, pos + 1, close, node.name)) fail(`closing tag </${xml.slice(pos + 1, close).trimEnd()}> does not match <${node?.name ?? ''}>`);
       else if (node.kids) node.text = '';
+      if (node !== undefined && node === entry) takeEntry(node);
       pos = close + 1;
     } else {
       // a start tag: the name ends at white space, `/` or `>`
@@ -262,18 +305,28 @@ export function parseDocument(xml: string): { root: string; node: XmlNode } {
       }
       const node: XmlNode = { name, attrs: attrs ?? NO_ATTRS, text: '', kids: undefined };
       const parent = stack[stack.length - 1];
-      if (parent) {
+      const container = parent && listing && entry === undefined ? collecting.get(parent) : undefined;
+      if (container !== undefined && name === ITEM[container]) {
+        // an entry of the listing: read on its own (see ListingEntries)
+        entry = node;
+        entryKind = container;
+      } else if (parent) {
         if (parent.kids) parent.kids.push(node);
         else parent.kids = [node];
+        if (listing && parent === root && Object.hasOwn(LISTED, name) && !seenContainers.has(name)) {
+          seenContainers.add(name);
+          collecting.set(node, LISTED[name]!);
+        }
       } else if (root) fail('a second root element');
       else root = node;
       if (!selfClosing) stack.push(node);
+      else if (node === entry) takeEntry(node);
       pos = i;
     }
   }
   if (stack.length) throw new Error(`unclosed element <${stack[stack.length - 1]!.name}>`);
   if (!root) throw new Error('no root element');
-  return { root: root.name, node: root };
+  return listing ? { root: root.name, node: root, listing } : { root: root.name, node: root };
 }
 
 function childNode(node: XmlNode, key: string): XmlNode | undefined {
@@ -404,7 +457,8 @@ function folderEntry(node: XmlNode): FolderEntry {
   };
 }
 
-export function folderFromNode(root: string, node: XmlNode): Folder {
+/** A folder document; `listing`: its entries as `parseDocument` read them with `listing: true`. */
+export function folderFromNode(root: string, node: XmlNode, listing?: ListingEntries): Folder {
   const deletedAttr = attr(node, 'deleted');
   const metadata = child(node, 'metadata');
   return {
@@ -416,8 +470,8 @@ export function folderFromNode(root: string, node: XmlNode): Folder {
     deleted: deletedAttr !== undefined,
     size: int(text(node, 'size')),
     modified: parseServiceTime(text(node, 'modified')),
-    folders: list(node, 'folders', 'folder').map(folderEntry),
-    files: list(node, 'files', 'file').map(fileFromNode),
+    folders: listing ? listing.folders : list(node, 'folders', 'folder').map(folderEntry),
+    files: listing ? listing.files : list(node, 'files', 'file').map(fileFromNode),
     counts: metadata
       ? {
           total: int(attr(metadata, 'total')),

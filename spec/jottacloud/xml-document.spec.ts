@@ -62,6 +62,50 @@ describe('jottacloud: reading JFS documents', () => {
     ]);
   });
 
+  it('reads a listing entry by entry (listing: true) into the same folder as the whole tree gives', () => {
+    const rev = (state: string, size: string, md5: string) =>
+      `<number>2</number><state>${state}</state><created>2018-07-05-T15:08:02Z</created>` +
+      `<modified>2018-07-05-T15:08:03Z</modified><mime>text/plain</mime>${size}<md5>${md5}</md5><updated>2018-07-05-T15:08:04Z</updated>`;
+    const xml =
+      '<?xml version="1.0" encoding="UTF-8"?><mountPoint name="Archive"><path>/u/Jotta</path>' +
+      '<folders><folder name="sub"><path>/u/Jotta/Archive</path></folder><folder name="gone" deleted="2017-03-04-T19:09:21Z"/>' +
+      '<note>not a folder</note></folders>' +
+      `<files><file name="a &amp; b.txt" uuid="u1"><currentRevision>${rev('COMPLETED', '<size>12</size>', 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')}</currentRevision></file>` +
+      `<file name="half" uuid="u2"><latestRevision>${rev('INCOMPLETE', '', 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb')}</latestRevision></file>` +
+      '<file name="empty"/>' +
+      `<file name="old" uuid="u3"><currentRevision>${rev('COMPLETED', '<size>1</size>', 'cccccccccccccccccccccccccccccccc')}</currentRevision>` +
+      `<revisions><revision>${rev('COMPLETED', '<size>9</size>', 'dddddddddddddddddddddddddddddddd')}</revision></revisions></file></files>` +
+      // a second <files> is not read as the listing (the tree's reading takes the first one only)
+      '<files><file name="second"/></files>' +
+      '<metadata total="6" num_folders="2" num_files="4"/></mountPoint>';
+    const tree = parseDocument(xml);
+    const streamed = parseDocument(xml, { listing: true });
+    expect(streamed.root).to.equal('mountPoint');
+    const expected = folderFromNode(tree.root, tree.node);
+    expect(folderFromNode(streamed.root, streamed.node, streamed.listing)).to.deep.equal(expected);
+    expect(expected.files.map((f) => [f.name, f.complete, f.size, f.md5])).to.deep.equal([
+      ['a & b.txt', true, 12, 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'],
+      ['half', false, undefined, undefined],
+      ['empty', false, undefined, undefined],
+      ['old', true, 1, 'cccccccccccccccccccccccccccccccc'],
+    ]);
+    expect(expected.files[3]!.revisions.map((r) => r.size)).to.deep.equal([9]);
+    expect(expected.folders.map((f) => [f.name, f.deleted])).to.deep.equal([
+      ['sub', false],
+      ['gone', true],
+    ]);
+    // the entries were not kept in the tree as well
+    const files = streamed.node.kids?.find((k) => k.name === 'files');
+    expect(files?.kids).to.equal(undefined);
+  });
+
+  it('leaves documents that are not listings as they were (listing: true)', () => {
+    const xml = '<file name="f"><revisions><revision><number>1</number></revision></revisions></file>';
+    const { node, listing } = parseDocument(xml, { listing: true });
+    expect(listing).to.deep.equal({ files: [], folders: [] });
+    expect(node).to.deep.equal(parseDocument(xml).node);
+  });
+
   for (const [what, xml] of [
     ['a mismatched closing tag', '<a><b></a></b>'],
     ['an unclosed element', '<a><b></b>'],
