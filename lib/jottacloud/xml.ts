@@ -187,10 +187,6 @@ export interface ListingEntries {
   folders: FolderEntry[];
 }
 
-/** Which container of the root an element belongs to, for `ListingEntries`. */
-const LISTED: Readonly<Record<string, 'files' | 'folders'>> = { files: 'files', folders: 'folders' };
-const ITEM: Readonly<Record<'files' | 'folders', string>> = { files: 'file', folders: 'folder' };
-
 /**
  * Parses a JFS document and returns its root element name and node. Throws on XML that is not well-formed.
  * With `listing: true` the root's first `<files>` and `<folders>` are read into `listing` (typed entries, in
@@ -203,14 +199,13 @@ export function parseDocument(xml: string, options: { listing?: boolean } = {}):
   const names: string[] = [];
   let root: XmlNode | undefined;
   const listing: ListingEntries | undefined = options.listing ? { files: [], folders: [] } : undefined;
-  // The containers being collected (`<files>`/`<folders>` right under the root, the first of each only), and
-  // the entry element being read inside one (kept out of the tree; typed and dropped when it closes).
-  const collecting = new Map<XmlNode, 'files' | 'folders'>();
-  const seenContainers = new Set<string>();
+  // The containers read into `listing` (the root's first `<files>` and `<folders>`), and the entry element being
+  // read inside one (kept out of the tree; typed and dropped when it closes).
+  let filesNode: XmlNode | undefined;
+  let foldersNode: XmlNode | undefined;
   let entry: XmlNode | undefined;
-  let entryKind: 'files' | 'folders' | undefined;
   const takeEntry = (node: XmlNode) => {
-    if (entryKind === 'files') listing!.files.push(fileFromNode(node));
+    if (node.name === 'file') listing!.files.push(fileFromNode(node));
     else listing!.folders.push(folderEntry(node));
     entry = undefined;
   };
@@ -305,17 +300,15 @@ export function parseDocument(xml: string, options: { listing?: boolean } = {}):
       }
       const node: XmlNode = { name, attrs: attrs ?? NO_ATTRS, text: '', kids: undefined };
       const parent = stack[stack.length - 1];
-      const container = parent && listing && entry === undefined ? collecting.get(parent) : undefined;
-      if (container !== undefined && name === ITEM[container]) {
+      if (parent !== undefined && ((parent === filesNode && name === 'file') || (parent === foldersNode && name === 'folder'))) {
         // an entry of the listing: read on its own (see ListingEntries)
         entry = node;
-        entryKind = container;
       } else if (parent) {
         if (parent.kids) parent.kids.push(node);
         else parent.kids = [node];
-        if (listing && parent === root && Object.hasOwn(LISTED, name) && !seenContainers.has(name)) {
-          seenContainers.add(name);
-          collecting.set(node, LISTED[name]!);
+        if (listing && parent === root) {
+          if (name === 'files') filesNode ??= node;
+          else if (name === 'folders') foldersNode ??= node;
         }
       } else if (root) fail('a second root element');
       else root = node;
