@@ -12,13 +12,15 @@
 //              path=P    only paths starting with P            method=M only this HTTP method
 //              after=N   skip the first N matching requests    count=N  fire at most N times
 //              for=D     only for D after the spec was set (`60s`, `500ms`, `2m`; a bare number = seconds)
+//              idle=D    only requests on a reused connection that sat idle at least D since its last answer
+//                        (`drop;idle=2s`: a server whose idle timer closes the connection as the request arrives)
 // Token actions fire once (on the next request) unless every/rate/count/for says otherwise.
 // Examples: `status=503;every=10` · `status=429,500;rate=0.3;path=/jfs/;for=60s` · `cut-upload=50%;count=1` ·
 // `expire-tokens` · `status=500,count=2;cut-upload=1048576`. Admin routes (`/__emulator/…`) are never affected.
 
 type Action = 'status' | 'cut-upload' | 'delay' | 'drop' | 'expire-tokens' | 'revoke-refresh';
 const ACTIONS = new Set<string>(['status', 'cut-upload', 'delay', 'drop', 'expire-tokens', 'revoke-refresh']);
-const MODIFIERS = new Set<string>(['every', 'rate', 'path', 'method', 'after', 'count', 'for']);
+const MODIFIERS = new Set<string>(['every', 'rate', 'path', 'method', 'after', 'count', 'for', 'idle']);
 
 export interface FaultRule {
   action: Action;
@@ -33,6 +35,7 @@ export interface FaultRule {
   after?: number;
   count?: number;
   forMs?: number;
+  idleMs?: number;
 }
 
 export class FaultSpecError extends Error {}
@@ -42,9 +45,9 @@ function int(key: string, v: string | undefined, min = 0): number {
   return Number(v);
 }
 
-function duration(v: string | undefined): number {
+function duration(key: string, v: string | undefined): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v ?? '');
-  if (!m) throw new FaultSpecError(`for needs a duration like 60s, 500ms or 2m, got "${v ?? ''}"`);
+  if (!m) throw new FaultSpecError(`${key} needs a duration like 60s, 500ms or 2m, got "${v ?? ''}"`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's'] as number;
   return Number(m[1]) * unit;
 }
@@ -116,7 +119,10 @@ export function parseFaults(spec: string): FaultRule[] {
         last.count = int('count', value, 1);
         break;
       case 'for':
-        last.forMs = duration(value);
+        last.forMs = duration('for', value);
+        break;
+      case 'idle':
+        last.idleMs = duration('idle', value);
         break;
     }
   }
@@ -160,8 +166,10 @@ export class Faults {
     return this.rules.map(({ seen: _s, fired: _f, setAt: _a, ...r }) => r);
   }
 
-  private fires(r: LiveRule, method: string, path: string): boolean {
+  /** `idleMs`: how long the request's connection sat idle since its previous answer; undefined on a new one. */
+  private fires(r: LiveRule, method: string, path: string, idleMs?: number): boolean {
     if (r.forMs !== undefined && Date.now() - r.setAt > r.forMs) return false;
+    if (r.idleMs !== undefined && (idleMs === undefined || idleMs < r.idleMs)) return false;
     if (r.path && !path.startsWith(r.path)) return false;
     if (r.method && r.method !== method) return false;
     if (r.count !== undefined && r.fired >= r.count) return false;
@@ -175,11 +183,11 @@ export class Faults {
   }
 
   /** What to do to this request (everything but cut-upload). */
-  onRequest(method: string, path: string): FaultDecision {
+  onRequest(method: string, path: string, idleMs?: number): FaultDecision {
     const d: FaultDecision = { delayMs: 0, drop: false, expireTokens: false, revokeRefresh: false };
     for (const r of this.rules) {
       if (r.action === 'cut-upload') continue;
-      if (!this.fires(r, method, path)) continue;
+      if (!this.fires(r, method, path, idleMs)) continue;
       switch (r.action) {
         case 'status':
           if (d.status === undefined) {

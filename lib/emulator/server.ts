@@ -46,6 +46,8 @@ export class EmulatorServer {
   private readonly counts = new Map<string, number>();
   private readonly bytesOut = new Map<string, number>();
   private total = 0;
+  /** When each connection last finished an answer (for the `idle=` fault modifier). */
+  private readonly answeredAt = new WeakMap<object, number>();
 
   constructor(
     private readonly core: EmulatorCore,
@@ -99,6 +101,17 @@ export class EmulatorServer {
     res.once('close', () => this.bytesOut.set(label, (this.bytesOut.get(label) ?? 0) + sent));
   }
 
+  /**
+   * How long the request's connection sat idle since its previous answer (undefined for the first request on
+   * it); and from now on, when this answer is done, the connection's idle time counts from then.
+   */
+  private idleBefore(req: IncomingMessage, res: ServerResponse): number | undefined {
+    const socket = req.socket;
+    const last = this.answeredAt.get(socket);
+    res.once('finish', () => this.answeredAt.set(socket, Date.now()));
+    return last === undefined ? undefined : Date.now() - last;
+  }
+
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
     let url: URL;
@@ -123,7 +136,7 @@ export class EmulatorServer {
     const format: ErrorFormat = url.pathname.startsWith('/jfs/') ? 'xml' : 'json';
 
     try {
-      const fault = this.faults.onRequest(method, url.pathname);
+      const fault = this.faults.onRequest(method, url.pathname, this.idleBefore(req, res));
       if (fault.expireTokens) this.auth.expireAccessTokens();
       if (fault.revokeRefresh) this.auth.revokeRefreshTokens();
       const delay = this.opts.latencyMs + fault.delayMs;

@@ -1,8 +1,10 @@
 // Fault injection over HTTP: the --faults grammar, injected statuses (XML on JFS, JSON on the API), upload
-// connections cut after K bytes (bytes kept for resume), token expiry, run-time switching through the admin
-// route, and the added latency and bandwidth cap (checked as lower bounds only: they cannot flake).
+// connections cut after K bytes (bytes kept for resume), connections closed when reused after sitting idle,
+// token expiry, run-time switching through the admin route, and the added latency and bandwidth cap (checked
+// as lower bounds only: they cannot flake).
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { FaultSpecError, parseFaults } from '../../lib/emulator/faults.js';
 import { accessToken, login, withEmulator } from '../helpers/emulator.js';
 import { Client, md5, parser, rawRequest } from './support.js';
@@ -21,6 +23,7 @@ describe('emulator: faults', () => {
       expect(parseFaults('cut-upload=50%;count=1')).to.deep.equal([{ action: 'cut-upload', cutPercent: 50, count: 1 }]);
       expect(parseFaults('expire-tokens')).to.deep.equal([{ action: 'expire-tokens', count: 1 }]);
       expect(parseFaults('delay=200;method=post;after=2')).to.deep.equal([{ action: 'delay', delayMs: 200, method: 'POST', after: 2 }]);
+      expect(parseFaults('drop;idle=2s;path=/files/')).to.deep.equal([{ action: 'drop', idleMs: 2000, path: '/files/' }]);
     });
 
     it('refuses what it cannot read, saying what is wrong', () => {
@@ -31,6 +34,7 @@ describe('emulator: faults', () => {
         ['bogus=1', /unknown fault item "bogus"/],
         ['status=500;rate=2', /rate must be 0..1/],
         ['status=500;for=soon', /duration/],
+        ['drop;idle=', /idle needs a duration/],
         ['cut-upload=150%', /percent/],
       ] as const) {
         expect(() => parseFaults(spec), spec).to.throw(FaultSpecError, msg);
@@ -127,6 +131,32 @@ describe('emulator: faults', () => {
       expect((await c().fetch(c().p())).status, 'a refused spec leaves the old one').to.equal(502);
       expect((await fetch(`${ctx.emu.url}/__emulator/faults`, { method: 'DELETE' })).status).to.equal(200);
       expect((await c().fetch(c().p())).status).to.equal(200);
+    });
+
+    it('idle= fires only on a reused connection that sat idle that long since its last answer', async () => {
+      ctx.emu.setFaults('drop;idle=300ms');
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const get = () =>
+        new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
+          const req = http.get(`${ctx.emu.url}${c().p()}`, { agent, headers: { Authorization: `Bearer ${ctx.token}` } }, (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));
+          });
+          req.on('error', reject);
+        });
+      try {
+        expect(await get(), 'a new connection').to.deep.equal({ status: 200, reused: false });
+        expect(await get(), 'reused at once').to.deep.equal({ status: 200, reused: true });
+        await new Promise((r) => setTimeout(r, 400));
+        const stale = await get().then(
+          () => 'answered',
+          (e: NodeJS.ErrnoException) => e.code,
+        );
+        expect(stale, 'reused after 400 ms idle: closed without an answer').to.be.oneOf(['ECONNRESET', 'EPIPE']);
+        expect(await get(), 'the next connection is new again').to.deep.equal({ status: 200, reused: false });
+      } finally {
+        agent.destroy();
+      }
     });
 
     it('drop closes the connection without an answer', async () => {
