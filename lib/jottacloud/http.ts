@@ -2,9 +2,14 @@
 // TLS handshake to the service costs a round trip or two) and the proxy settings people have behind
 // company networks (HTTPS_PROXY / HTTP_PROXY / NO_PROXY, CONNECT tunnelling). Extra CA certificates
 // come from NODE_EXTRA_CA_CERTS, which Node applies to every TLS connection by itself.
+//
+// A reused connection can meet a server that closed it at the same moment (its idle timer ran out as the
+// request arrived): the request fails with no answer. The pacer repeats such a request; a body that can be
+// sent only once cannot be repeated, so it is never sent on a connection that sat idle (`retireIdleConnections`).
 import axios, { type AxiosInstance } from 'axios';
 import http from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { getProxyForUrl } from 'proxy-from-env';
 
@@ -17,7 +22,23 @@ export interface HttpOptions {
   maxSockets?: number;
 }
 
-const keepAlive = { keepAlive: true, keepAliveMsecs: 15_000 };
+/**
+ * `timeout` closes a connection idle this long, and makes Node's agent honour the server's `Keep-Alive:
+ * timeout=N` hint (closing a second before it): without a timeout of its own the agent ignores the hint and
+ * keeps the connection until the server drops it.
+ */
+const IDLE_MS = 60_000;
+const keepAlive = { keepAlive: true, keepAliveMsecs: 15_000, timeout: IDLE_MS };
+
+/** When each free connection was last handed back (agents emit `free` as they take it into their pool). */
+const freedAt = new WeakMap<Socket, number>();
+function tracked<A extends http.Agent>(agent: A): A {
+  agent.on('free', (socket: Socket) => freedAt.set(socket, Date.now()));
+  return agent;
+}
+
+/** The direct agents of each client made here (proxy agents are shared, in `proxyAgents`). */
+const directAgents = new WeakMap<AxiosInstance, http.Agent[]>();
 
 /** Agents are cached per proxy URL so connections are reused across calls and clients. */
 const proxyAgents = new Map<string, HttpsProxyAgent<string>>();
@@ -27,7 +48,7 @@ function agentsFor(url: string, maxSockets: number): { httpAgent?: http.Agent; h
   if (!proxy) return {};
   let agent = proxyAgents.get(proxy);
   if (!agent) {
-    agent = new HttpsProxyAgent(proxy, { ...keepAlive, maxSockets });
+    agent = tracked(new HttpsProxyAgent(proxy, { ...keepAlive, maxSockets }));
     proxyAgents.set(proxy, agent);
   }
   // Both plain and TLS requests are tunnelled with CONNECT through the proxy.
@@ -37,8 +58,8 @@ function agentsFor(url: string, maxSockets: number): { httpAgent?: http.Agent; h
 export function createHttpClient(options: HttpOptions = {}): AxiosInstance {
   const maxSockets = options.maxSockets ?? 64;
   const direct = {
-    httpAgent: new http.Agent({ ...keepAlive, maxSockets }),
-    httpsAgent: new https.Agent({ ...keepAlive, maxSockets }),
+    httpAgent: tracked(new http.Agent({ ...keepAlive, maxSockets })),
+    httpsAgent: tracked(new https.Agent({ ...keepAlive, maxSockets })),
   };
   const client = axios.create({
     timeout: options.timeoutMs ?? 120_000,
@@ -63,5 +84,38 @@ export function createHttpClient(options: HttpOptions = {}): AxiosInstance {
     }
     return config;
   });
+  directAgents.set(client, [direct.httpAgent, direct.httpsAgent]);
   return client;
+}
+
+/**
+ * Closes the free keep-alive connections of `client` to `url`'s host and port that have been idle for
+ * `olderThanMs` or longer, so the next request there opens a new one. Returns how many were closed.
+ */
+export function retireIdleConnections(client: AxiosInstance, url: string, olderThanMs: number): number {
+  const u = new URL(url);
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const port = u.port || (u.protocol === 'https:' ? '443' : '80');
+  const proxy = getProxyForUrl(url);
+  const agents = proxy ? [proxyAgents.get(proxy)] : (directAgents.get(client) ?? []);
+  const now = Date.now();
+  let closed = 0;
+  for (const agent of agents) {
+    if (!agent) continue;
+    for (const [name, sockets] of Object.entries(agent.freeSockets)) {
+      // Agents name their pools "host:port:…" (the port left empty when the request named none).
+      if (!name.startsWith(`${host}:${port}:`) && !name.startsWith(`${host}::`)) continue;
+      // Out of the pool at once: the agent only drops a destroyed socket on its 'close', which comes later, and
+      // a request made before that could still be given it.
+      const pool = sockets as Socket[];
+      for (let i = pool.length - 1; i >= 0; i--) {
+        const socket = pool[i] as Socket;
+        if (now - (freedAt.get(socket) ?? 0) < olderThanMs) continue;
+        pool.splice(i, 1);
+        socket.destroy();
+        closed++;
+      }
+    }
+  }
+  return closed;
 }

@@ -29,6 +29,6 @@ export {
 } from './paths.js';
 export { parseServiceTime, formatJottaTime, formatRfc3339 } from './xml.js';
 export type { RequestInfo, RetryOptions, HostKind } from './retry.js';
-export { createHttpClient, type HttpOptions } from './http.js';
+export { createHttpClient, retireIdleConnections, type HttpOptions } from './http.js';
 export { endpointsFromSetting, jottacloudEndpoints, singleOriginEndpoints, rebaseUrl, type Endpoints } from './endpoints.js';
 export type { AccessTokenSource } from './token-source.js';

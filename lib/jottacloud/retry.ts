@@ -8,6 +8,7 @@
 // the upload loop in `upload.ts` resumes them by re-allocating instead.
 import type { AxiosInstance, AxiosResponse, RawAxiosRequestHeaders } from 'axios';
 import type { Readable } from 'node:stream';
+import { retireIdleConnections } from './http.js';
 import type { AccessTokenSource } from './token-source.js';
 import {
   AbortedError,
@@ -54,6 +55,8 @@ export interface RequestSpec extends ErrorContext {
   /** `text` (default) buffers the answer; `stream` hands the body over unread on success. */
   responseType?: 'text' | 'stream';
   signal?: AbortSignal;
+  /** The body can be sent only this once: not on a connection that sat idle (see `ONCE_IDLE_MS`). */
+  once?: boolean;
 }
 
 export interface PacedResponse<T = string> {
@@ -67,6 +70,12 @@ export interface PacedResponse<T = string> {
 export const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504, 509]);
 /** The service's non-standard "quota exceeded", also seen under heavy load. */
 export const QUOTA_STATUS = 460;
+/**
+ * A body that can be sent only once goes on a connection used within this long, or on a new one. A server may
+ * close an idle connection just as a request arrives on it, which then gets no answer; servers' idle limits
+ * start at a few seconds (5 s for Node's and Apache's), and most clients reuse connections well within that.
+ */
+export const ONCE_IDLE_MS = 2000;
 /** Upper bound on a Retry-After we obey, so a confused server cannot park a call for hours. */
 const MAX_RETRY_AFTER_MS = 60_000;
 /** Error bodies are read up to this size; they are a few hundred bytes in practice. */
@@ -137,6 +146,7 @@ export class Pacer {
   async send(spec: RequestSpec, token: string, retry = 0): Promise<PacedResponse<string | Readable>> {
     const started = Date.now();
     let response: AxiosResponse<unknown>;
+    if (spec.once) retireIdleConnections(this.options.http, spec.url, ONCE_IDLE_MS);
     try {
       response = await this.options.http.request({
         method: spec.method,

@@ -109,6 +109,8 @@ export async function uploadFile(client: JottacloudClient, loc: Location, option
           headers,
           data: body,
           signal: options.signal,
+          // No attempt after this one: a connection the service drops on arrival would fail the whole upload.
+          once: options.body instanceof Readable || attempt === maxAttempts - 1,
         },
         token,
         attempt,

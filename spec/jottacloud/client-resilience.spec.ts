@@ -18,7 +18,7 @@ import {
   type AccessTokenSource,
   type AllocateResponseWire,
 } from '../../lib/jottacloud/index.js';
-import { parseRetryAfter } from '../../lib/jottacloud/retry.js';
+import { Pacer, parseRetryAfter } from '../../lib/jottacloud/retry.js';
 import { accessToken, startTestEmulator, type RunningEmulator } from '../helpers/emulator.js';
 import { bytes, makeClient, md5Hex, readAll } from './client-helpers.js';
 
@@ -96,6 +96,42 @@ describe('JottacloudClient when the service misbehaves', () => {
       const f = await client.fileInfo('resume/big.bin');
       expect(f).to.include({ complete: true, size: data.length, md5: md5Hex(data) });
       expect(md5Hex(await readAll((await client.download('resume/big.bin')).stream))).to.equal(md5Hex(data));
+    });
+
+    it('sends a body that can go only once on a connection that has not sat idle (the service may close those)', async () => {
+      // The topology of the service: allocate on the API host, the bytes to another (upload) host, so the upload
+      // host's pooled connection can sit idle while the API's is in use. Here "localhost" plays the upload host.
+      const http = createHttpClient();
+      const pacer = new Pacer({ http, tokens: { getAccessToken: () => accessToken(emu), renewAfterUnauthorized: () => accessToken(emu) } });
+      const token = await pacer.token();
+      const uploadOrigin = emu.url.replace('127.0.0.1', 'localhost');
+      const { client } = makeClient(emu, { retry: fastRetry });
+      const allocate = async (name: string, data: Buffer) => {
+        const res = await pacer.call({
+          operation: 'allocate',
+          method: 'POST',
+          url: `${emu.url}/files/v1/allocate`,
+          host: 'api',
+          headers: { 'Content-Type': 'application/json' },
+          data: JSON.stringify({ bytes: data.length, md5: md5Hex(data), path: `/jfs/Jotta/Archive/idle/${name}` }),
+        });
+        return new URL((JSON.parse(res.data) as AllocateResponseWire).upload_url).pathname;
+      };
+      const send = async (path: string, data: Buffer) => {
+        const headers = { 'Content-Type': 'application/octet-stream', 'Content-Length': String(data.length) };
+        const spec = { operation: 'upload', method: 'POST', url: `${uploadOrigin}${path}`, host: 'upload', headers, once: true } as const;
+        return pacer.send({ ...spec, data: Readable.from([data]) }, token);
+      };
+      const first = bytes(20_000, 45);
+      expect((await send(await allocate('first.bin', first), first)).status).to.equal(201);
+      // From now on a request arriving on a connection idle for 2.1 s is dropped without an answer.
+      emu.setFaults('drop;idle=2100ms;path=/files/v1/upload/');
+      await new Promise((r) => setTimeout(r, 2300));
+      const second = bytes(300_000, 46);
+      const path = await allocate('second.bin', second);
+      const res = await send(path, second);
+      expect(res.status, 'answered: not sent on the idle connection').to.equal(201);
+      expect(md5Hex(await readAll((await client.download('idle/second.bin')).stream))).to.equal(md5Hex(second));
     });
 
     it('gives up after maxAttempts when every attempt is cut, with a typed error', async () => {
