@@ -36,18 +36,37 @@ export interface RequestOptions {
 
 /** Keep-alive agents, so every target gets warm connections the same way. */
 export function keepAliveAgent(maxSockets = 16, tls?: { ca?: string }): http.Agent {
-  return tls ? new https.Agent({ keepAlive: true, maxSockets, ca: tls.ca }) : new http.Agent({ keepAlive: true, maxSockets });
+  // A timeout of its own makes Node's agent honour the server's Keep-Alive hint (it ignores it otherwise).
+  const options = { keepAlive: true, maxSockets, timeout: 60_000 };
+  return tls ? new https.Agent({ ...options, ca: tls.ca }) : new http.Agent(options);
 }
 
+/**
+ * One exchange. A request that fails on a reused keep-alive connection before any answer (the server closed it
+ * as the request arrived) is sent once more on a new one, as browsers do; every body here can be made again.
+ */
 export async function request(method: string, url: string, opts: RequestOptions = {}): Promise<Answer & { md5?: string }> {
+  try {
+    return await exchange(method, url, opts);
+  } catch (e) {
+    if (!(e instanceof StaleConnectionError)) throw e;
+    return exchange(method, url, opts);
+  }
+}
+
+class StaleConnectionError extends Error {}
+
+async function exchange(method: string, url: string, opts: RequestOptions): Promise<Answer & { md5?: string }> {
   const u = new URL(url);
   const mod = u.protocol === 'https:' ? https : http;
   const started = performance.now();
   const timeoutMs = opts.timeoutMs ?? 30 * 60_000;
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | number> = { ...opts.headers };
+    let answered = false;
     if (Buffer.isBuffer(opts.body) || typeof opts.body === 'string') headers['Content-Length'] ??= Buffer.byteLength(opts.body);
     const req = mod.request(u, { method, headers, agent: opts.agent, ...(opts.ca ? { ca: opts.ca } : {}) }, (res) => {
+      answered = true;
       const headMs = performance.now() - started;
       let firstByteMs = -1;
       let bytes = 0;
@@ -76,9 +95,12 @@ export async function request(method: string, url: string, opts: RequestOptions 
       res.on('error', fail);
     });
     const timer = setTimeout(() => req.destroy(new Error(`${method} ${u.pathname} took longer than ${timeoutMs} ms`)), timeoutMs);
-    function fail(err: Error) {
+    function fail(err: Error & { code?: string }) {
       clearTimeout(timer);
-      reject(err);
+      // Name the request: a bare "write EPIPE" does not say which target or step broke.
+      const stale = req.reusedSocket && !answered;
+      const text = `${method} ${u.host}${decodeURIComponent(u.pathname)}: ${err.message}${stale ? ' (a reused connection, no answer)' : ''}`;
+      reject(Object.assign(stale ? new StaleConnectionError(text, { cause: err }) : new Error(text, { cause: err }), { code: err.code }));
     }
     req.on('error', fail);
     if (typeof opts.body === 'function') {

@@ -278,7 +278,7 @@ export async function startDirect(opts: { name: string; emu: EmulatorProcess; pr
   if (opts.proxy) {
     hosts = { jfs: 'https://jfs.jottacloud.com', api: 'https://api.jottacloud.com' };
     ca = readFileSync(opts.proxy.caPath, 'utf8');
-    agent = new HttpsProxyAgent(opts.proxy.url, { keepAlive: true, maxSockets: opts.concurrency }) as unknown as http.Agent;
+    agent = new HttpsProxyAgent(opts.proxy.url, { keepAlive: true, maxSockets: opts.concurrency, timeout: 60_000 }) as unknown as http.Agent;
   } else {
     hosts = { jfs: opts.emu.url, api: opts.emu.url };
     agent = keepAliveAgent(opts.concurrency);
