@@ -6,6 +6,7 @@ import { configDir as defaultConfigDir, loadConfig, type Config } from '../confi
 import { UserDirectory, type CommandLineUser } from './auth/index.js';
 import { generatedCredentials } from './credentials.js';
 import { startServer } from './listen.js';
+import { paceCollections } from '../util/gc.js';
 import { createLogger } from './logging.js';
 import { ServerMetrics } from './metrics.js';
 import { buildStack } from './stack.js';
@@ -60,6 +61,7 @@ function print(line: string): void {
 }
 
 export async function runServeCommand(opts: ServeCliOptions): Promise<void> {
+  paceCollections();
   const { config, path: configPath } = loadConfig({ file: opts.config, flags: flagsToConfig(opts) });
   const stateDir = opts.config ? dirname(configPath) : defaultConfigDir();
   const logger = createLogger(config.log);

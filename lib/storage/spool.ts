@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { Readable, Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
+import { bodyBytesSeen } from '../util/gc.js';
 import { processIsAlive } from '../util/process.js';
 import type { HashAnswer, HashRequest } from './md5-worker.js';
 
@@ -221,6 +222,7 @@ class SpillingSink extends Writable {
     let toFile: Buffer[] | undefined;
     for (const { chunk } of items) {
       this.size += chunk.length;
+      bodyBytesSeen(chunk.length);
       if (!this.file && this.size <= this.memoryLimit) {
         this.chunks.push(chunk);
         continue;
@@ -530,6 +532,7 @@ export function verifyingStream(expectedMd5: string, expectedSize: number): Tran
   let held: Buffer | undefined;
   return new Transform({
     transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
+      bodyBytesSeen(chunk.length);
       hash.update(chunk);
       size += chunk.length;
       if (size > expectedSize) return done(new SizeMismatchError(expectedSize, size));
@@ -560,6 +563,7 @@ export function sizeCheckingStream(expectedSize: number): Transform {
   return new Transform({
     transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
       if (chunk.length === 0) return done();
+      bodyBytesSeen(chunk.length);
       size += chunk.length;
       if (size > expectedSize) return done(new SizeMismatchError(expectedSize, size));
       if (size < expectedSize) return done(null, chunk);

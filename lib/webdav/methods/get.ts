@@ -12,6 +12,7 @@ import type { DavRequest } from '../context.js';
 import { etagOf } from '../context.js';
 import { DavError } from '../errors.js';
 import { contentTypeOf, rfc1123 } from '../props.js';
+import { bodyBytesSeen } from '../../util/gc.js';
 
 /** Renders a folder for GET (the server's browser page); without it a folder GET lists names as text. */
 export type FolderRenderer = (ctx: DavRequest, folder: Entry) => Promise<void>;
@@ -127,6 +128,7 @@ export function sendBody(body: Readable, res: ServerResponse, end: boolean): Pro
       } else if (!ok) body.pause();
     };
     const onData = (chunk: Buffer) => {
+      bodyBytesSeen(chunk.length);
       batch.push(chunk);
       if (!scheduled) {
         scheduled = true;
