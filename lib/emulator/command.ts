@@ -2,6 +2,7 @@
 // login token (also written to DATA/login-token, 0600), and run until SIGINT/SIGTERM.
 import { join } from 'node:path';
 import { FaultSpecError, parseFaults } from './faults.js';
+import { paceCollections } from '../util/gc.js';
 import { startEmulator } from './index.js';
 
 export interface EmulatorCliOptions {
@@ -16,6 +17,7 @@ export interface EmulatorCliOptions {
 }
 
 export async function runEmulatorCommand(opts: EmulatorCliOptions): Promise<void> {
+  paceCollections(); // uploads arrive as many small chunks, as at the server (util/gc.ts)
   if (opts.faults) {
     try {
       parseFaults(opts.faults);
