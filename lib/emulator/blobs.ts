@@ -139,7 +139,8 @@ export class MemoryBlobStore implements BlobStore {
 
   read(md5: string, start: number, endInclusive: number): Readable {
     const b = this.blobs.get(md5);
-    return Readable.from(b ? b.slices(start, endInclusive + 1) : [], { objectMode: false });
+    // Chunk by chunk (object mode): a byte-mode stream would join whatever slabs it buffered into one copy.
+    return Readable.from(b ? b.slices(start, endInclusive + 1) : []);
   }
 
   private partial(uploadId: string): Slabs {
