@@ -8,9 +8,7 @@
 // again until more work has grown it. If the quiet lasts `shrinkAfterMs` more, a second one lets V8 shrink its
 // young generation (~30 MiB).
 import v8 from 'node:v8';
-import vm from 'node:vm';
-
-export type GcFunction = () => void;
+import { obtainGc, type GcFunction } from '../util/gc.js';
 
 /** What the collector compares: V8's committed heap plus memory held outside it by JS objects (Buffers). */
 export interface HeapFigures {
@@ -43,29 +41,6 @@ export const DEFAULT_IDLE_GC_DELAY_MS = 2000;
 export const DEFAULT_IDLE_GC_SHRINK_AFTER_MS = 5500;
 /** 32 MiB: about what one cold 10,000-entry listing leaves behind; small traffic never triggers a collection. */
 export const DEFAULT_IDLE_GC_MIN_GROWTH = 32 * 1024 * 1024;
-
-/**
- * V8's `gc()` without starting Node with `--expose-gc`: the flag set at run time installs the function in contexts
- * created after it, so a fresh `vm` context hands it over. The flag is switched off again at once, so no other
- * context gets a global `gc`. Null when the runtime refuses (the collector then stays off).
- */
-export function obtainGc(): GcFunction | null {
-  const existing = (globalThis as { gc?: unknown }).gc;
-  if (typeof existing === 'function') return existing as GcFunction;
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    const fn = vm.runInNewContext('typeof gc === "function" ? gc : null') as unknown;
-    return typeof fn === 'function' ? (fn as GcFunction) : null;
-  } catch {
-    return null;
-  } finally {
-    try {
-      v8.setFlagsFromString('--no-expose-gc');
-    } catch {
-      // nothing to undo
-    }
-  }
-}
 
 function heapFigures(): HeapFigures {
   const s = v8.getHeapStatistics() as v8.HeapInfo & { external_memory?: number };
