@@ -177,8 +177,7 @@ export class MemoryBlobStore implements BlobStore {
 
   async commit(uploadId: string, md5: string): Promise<void> {
     if (!this.blobs.has(md5)) this.blobs.set(md5, this.partial(uploadId).trimmed());
-    this.partials.delete(uploadId);
-    this.hashes.drop(uploadId);
+    await this.discard(uploadId);
   }
 
   async discard(uploadId: string): Promise<void> {
